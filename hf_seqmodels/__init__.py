@@ -1,0 +1,43 @@
+"""hf_seqmodels: RNN, LSTM, GRU and a small Transformer text classifier as Hugging Face transformers models.
+
+Importing the package registers the four architectures with `AutoConfig`, `AutoModel` and
+`AutoModelForSequenceClassification`.
+"""
+
+from .models import (
+    ARCHITECTURES,
+    GRUConfig,
+    GRUForSequenceClassification,
+    GRUModel,
+    LSTMConfig,
+    LSTMForSequenceClassification,
+    LSTMModel,
+    RecurrentConfig,
+    RNNConfig,
+    RNNForSequenceClassification,
+    RNNModel,
+    TransformerConfig,
+    TransformerForSequenceClassification,
+    TransformerModel,
+)
+from .tokenization import train_tokenizer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ARCHITECTURES",
+    "RecurrentConfig",
+    "RNNConfig",
+    "LSTMConfig",
+    "GRUConfig",
+    "TransformerConfig",
+    "RNNModel",
+    "LSTMModel",
+    "GRUModel",
+    "TransformerModel",
+    "RNNForSequenceClassification",
+    "LSTMForSequenceClassification",
+    "GRUForSequenceClassification",
+    "TransformerForSequenceClassification",
+    "train_tokenizer",
+]

@@ -1,0 +1,249 @@
+"""A small pre-norm Transformer encoder text classifier as a transformers model.
+
+    input_ids (B, T) -> [CLS] + tokens, + positions -> (B, 1+T, H)
+      -> [x + attn(LN(x)); x + ffn(LN(x))] x L -> LN -> pooling (cls / mean / max) -> dropout -> linear
+
+The model puts its own learned [CLS] vector in front of every input, so the tokenizer needs no special
+tokens and every row has at least one position to attend to: an all-padding row (an empty text)
+still gives a finite prediction. Attention goes through transformers' attention interface, so
+`attn_implementation="eager"` or `"sdpa"` (the default) picks the kernel.
+"""
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from transformers import initialization as init
+from transformers.activations import ACT2FN
+from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.utils import can_return_tuple
+
+from .configuration_transformer import TransformerConfig
+from .modeling_common import SeqModelsPreTrainedModel, masked_max, masked_mean, sequence_classification_loss
+
+
+def sinusoidal_table(num_positions: int, dim: int) -> torch.Tensor:
+    """The fixed position table of Vaswani et al. (2017), (num_positions, dim)."""
+    positions = torch.arange(num_positions, dtype=torch.float32).unsqueeze(1)
+    frequencies = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    table = torch.zeros(num_positions, dim)
+    table[:, 0::2] = torch.sin(positions * frequencies)
+    table[:, 1::2] = torch.cos(positions * frequencies[: dim // 2])
+    return table
+
+
+def eager_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs,
+):
+    # query/key/value: (B, heads, T, d); attention_mask: additive, broadcastable to (B, heads, T, T)
+    weights = torch.matmul(query, key.transpose(2, 3)) * scaling
+    if attention_mask is not None:
+        weights = weights + attention_mask
+    weights = nn.functional.softmax(weights, dim=-1)
+    weights = nn.functional.dropout(weights, p=dropout, training=module.training)
+    output = torch.matmul(weights, value).transpose(1, 2).contiguous()  # (B, T, heads, d)
+    return output, weights
+
+
+class TransformerEmbeddings(nn.Module):
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        self.config = config
+        self.token_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.cls_embedding = nn.Parameter(torch.zeros(1, 1, config.hidden_size))
+        num_positions = config.max_position_embeddings + 1  # + the [CLS] position
+        if config.position_embedding_type == "learned":
+            self.position_embeddings = nn.Embedding(num_positions, config.hidden_size)
+        else:
+            # Not saved: rebuilt by `_init_weights`, also after `from_pretrained`.
+            self.register_buffer("position_table", sinusoidal_table(num_positions, config.hidden_size), persistent=False)
+        self.dropout = nn.Dropout(config.embedding_dropout)
+
+    def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        # (B, T) -> (B, 1+T, H)
+        if input_ids.shape[1] > self.config.max_position_embeddings:
+            raise ValueError(
+                f"Input of {input_ids.shape[1]} tokens is longer than max_position_embeddings="
+                f"{self.config.max_position_embeddings}; truncate it in the tokenizer (truncation=True)."
+            )
+        tokens = self.token_embeddings(input_ids)
+        tokens = torch.cat([self.cls_embedding.expand(tokens.shape[0], -1, -1), tokens], dim=1)
+        # Counting real tokens (not columns) makes positions right for left-padded batches too.
+        position_ids = torch.cat([mask.new_zeros(mask.shape[0], 1, dtype=torch.long), mask.long().cumsum(dim=1)], dim=1)
+        if self.config.position_embedding_type == "learned":
+            positions = self.position_embeddings(position_ids)
+        else:
+            positions = self.position_table[position_ids]
+        return self.dropout(tokens + positions)
+
+
+class TransformerAttention(nn.Module):
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        self.config = config
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.scaling = self.head_dim**-0.5
+        self.is_causal = False
+        # One fused projection for query, key and value: one matmul instead of three.
+        self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
+        self.output = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        batch, length, _ = hidden_states.shape
+        qkv = self.qkv(hidden_states).view(batch, length, 3, self.num_heads, self.head_dim)
+        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, heads, T, d)
+        attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
+            self.config._attn_implementation, eager_attention_forward
+        )
+        output, _ = attention_interface(
+            self,
+            query,
+            key,
+            value,
+            attention_mask,
+            dropout=self.config.attention_dropout if self.training else 0.0,
+            scaling=self.scaling,
+        )
+        return self.output(output.reshape(batch, length, -1))
+
+
+class TransformerLayer(nn.Module):
+    """Pre-norm: normalising each sub-layer's input keeps training stable without learning-rate warm-up tricks."""
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        self.attention_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.attention = TransformerAttention(config)
+        self.feed_forward_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.feed_forward = nn.Sequential(
+            nn.Linear(config.hidden_size, config.intermediate_size),
+            ACT2FN[config.hidden_act],
+            nn.Linear(config.intermediate_size, config.hidden_size),
+        )
+        self.dropout = nn.Dropout(config.hidden_dropout)
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden_states = hidden_states + self.dropout(self.attention(self.attention_norm(hidden_states), attention_mask))
+        return hidden_states + self.dropout(self.feed_forward(self.feed_forward_norm(hidden_states)))
+
+
+class TransformerPreTrainedModel(SeqModelsPreTrainedModel):
+    config_class = TransformerConfig
+    architecture_prefix = "Transformer"
+    _supports_sdpa = True
+
+    def _init_weights(self, module):
+        std = self.config.initializer_range
+        if isinstance(module, nn.Linear):
+            init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            init.normal_(module.weight, mean=0.0, std=std)
+            if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
+                init.zeros_(module.weight[module.padding_idx])
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+        elif isinstance(module, TransformerEmbeddings):
+            init.normal_(module.cls_embedding, mean=0.0, std=std)
+            if hasattr(module, "position_table"):
+                # Non-persistent buffers come back from `from_pretrained` as uninitialised memory.
+                init.copy_(module.position_table, sinusoidal_table(*module.position_table.shape))
+
+
+class TransformerModel(TransformerPreTrainedModel):
+    """Encoder: embeddings, pre-norm layers, final norm, pooling. Returns `BaseModelOutputWithPooling`
+    whose `last_hidden_state` is aligned with `input_ids` (the [CLS] position is left out)."""
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__(config)
+        self.embeddings = TransformerEmbeddings(config)
+        self.layers = nn.ModuleList(TransformerLayer(config) for _ in range(config.num_hidden_layers))
+        self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.embeddings.token_embeddings
+
+    def set_input_embeddings(self, value):
+        self.embeddings.token_embeddings = value
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> BaseModelOutputWithPooling:
+        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        if attention_mask is None:
+            attention_mask = input_ids != self.config.pad_token_id if self.config.pad_token_id is not None else torch.ones_like(input_ids)
+        mask = attention_mask.bool()  # (B, T)
+        states = self.embeddings(input_ids, mask)  # (B, 1+T, H)
+
+        # A (B, 1, 1, 1+T) key mask broadcast over queries, rather than a materialised (B, 1, T, T) one.
+        key_mask = torch.cat([mask.new_ones(mask.shape[0], 1), mask], dim=1)[:, None, None, :]
+        if self.config._attn_implementation == "eager":
+            key_mask = torch.zeros(key_mask.shape, dtype=states.dtype, device=states.device).masked_fill(
+                ~key_mask, torch.finfo(states.dtype).min
+            )
+
+        all_states = [states[:, 1:]]
+        for layer in self.layers:
+            states = layer(states, key_mask)
+            all_states.append(states[:, 1:])
+        states = self.final_norm(states)
+        tokens = states[:, 1:]  # (B, T, H)
+
+        if self.config.pooling == "cls":
+            pooled = states[:, 0]
+        elif self.config.pooling == "mean":
+            pooled = masked_mean(tokens, mask)
+        else:
+            pooled = masked_max(tokens, mask)
+        return BaseModelOutputWithPooling(
+            last_hidden_state=tokens,
+            pooler_output=pooled,
+            hidden_states=tuple(all_states) if output_hidden_states else None,
+        )
+
+
+class TransformerForSequenceClassification(TransformerPreTrainedModel):
+    """Encoder + dropout + linear layer over the pooled output. Returns `SequenceClassifierOutput`."""
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.model = TransformerModel(config)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        outputs = self.model(input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states)
+        logits = self.classifier(self.dropout(outputs.pooler_output))  # (B, num_labels)
+        loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+
+
+__all__ = ["TransformerModel", "TransformerForSequenceClassification"]

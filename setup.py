@@ -1,0 +1,29 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="hf_seqmodels",
+    version="0.1.0",
+    description="RNN, LSTM, GRU and a small Transformer text classifier as Hugging Face transformers models",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["hf_seqmodels", "hf_seqmodels.*"]),
+    package_data={"hf_seqmodels": ["metric_scripts/*/*.py", "configs/*.json"]},
+    python_requires=">=3.10",
+    install_requires=[
+        "torch>=2.2",
+        "transformers>=5,<6",
+        "datasets>=3",
+        "accelerate>=1.0",
+        "evaluate>=0.4",
+        "scikit-learn>=1.3",
+        "tokenizers>=0.20",
+        "safetensors>=0.4",
+        "huggingface_hub>=1.0",
+        "matplotlib>=3.7",
+        "tqdm",
+    ],
+    extras_require={"dev": ["pytest>=8", "hypothesis>=6"]},
+    entry_points={"console_scripts": ["hf-seqmodels=hf_seqmodels.cli:main"]},
+)

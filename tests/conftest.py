@@ -1,0 +1,56 @@
+"""Shared fixtures: tiny versions of the four architectures, built the way users build them."""
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+import hf_seqmodels
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_SKLEARN_DATA = REPO_ROOT.parent / "shared" / "data" / "scikit_learn_data"
+
+# Nothing in the tests may reach the Hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ARCHITECTURES = list(hf_seqmodels.ARCHITECTURES)
+TINY_SIZES = {
+    "rnn": dict(embedding_size=12, hidden_size=10, num_hidden_layers=2),
+    "lstm": dict(embedding_size=12, hidden_size=10, num_hidden_layers=2),
+    "gru": dict(embedding_size=12, hidden_size=10, num_hidden_layers=2),
+    "transformer": dict(hidden_size=16, num_attention_heads=2, intermediate_size=24, num_hidden_layers=2, max_position_embeddings=64),
+}
+VOCAB_SIZE = 40
+
+
+def tiny_config(architecture: str, **overrides):
+    config_class = hf_seqmodels.ARCHITECTURES[architecture][0]
+    return config_class(**({"vocab_size": VOCAB_SIZE} | TINY_SIZES[architecture] | overrides))
+
+
+def tiny_classifier(architecture: str, perturb: bool = True, seed: int = 0, **overrides):
+    """A classifier in eval mode. `perturb` adds noise to every weight: fresh weights (zero biases, a zero
+    padding row) can hide padding bugs, e.g. a backward RNN reading trailing padding still sees zeros."""
+    torch.manual_seed(seed)
+    model = hf_seqmodels.ARCHITECTURES[architecture][2](tiny_config(architecture, **overrides))
+    if perturb:
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.add_(0.1 * torch.randn_like(parameter))
+    return model.eval()
+
+
+@pytest.fixture(params=ARCHITECTURES)
+def architecture(request):
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def newsgroups_home():
+    if not SHARED_SKLEARN_DATA.exists():
+        pytest.skip(f"offline 20 Newsgroups copy not found at {SHARED_SKLEARN_DATA}")
+    os.environ["SCIKIT_LEARN_DATA"] = str(SHARED_SKLEARN_DATA)
+    return SHARED_SKLEARN_DATA
