@@ -1,0 +1,120 @@
+"""hf_seqmodels.metrics: the numbers Trainer reports, offline, and the evaluation artefacts."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+from transformers import EvalPrediction
+
+from hf_seqmodels.metrics import classification_report, compute_metrics, plot_confusion_matrix
+
+REPO = Path(__file__).resolve().parents[1]
+NAMES = [f"group.{i}" for i in range(20)]
+
+
+def one_hot_logits(predictions, num_classes):
+    logits = np.random.default_rng(0).normal(size=(len(predictions), num_classes)).astype(np.float32)
+    logits[np.arange(len(predictions)), predictions] += 100.0  # argmax is the prediction
+    return logits
+
+
+@pytest.fixture
+def noisy_predictions():
+    """20 classes, ~70% right, and class 19 never predicted (its F1 is 0, not skipped)."""
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 20, size=2000)
+    predictions = np.where(rng.random(2000) < 0.7, labels, rng.integers(0, 20, size=2000))
+    predictions[predictions == 19] = 0
+    return labels, predictions
+
+
+def test_known_values():
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    predictions = np.array([0, 1, 1, 1, 2, 0])
+    result = compute_metrics(EvalPrediction(predictions=one_hot_logits(predictions, 3), label_ids=labels))
+    # Per-class F1 by hand: class 0: P=1/2 R=1/2 -> 1/2; class 1: P=2/3 R=1 -> 4/5; class 2: P=1 R=1/2 -> 2/3.
+    assert result == pytest.approx({"accuracy": 4 / 6, "macro_f1": (1 / 2 + 4 / 5 + 2 / 3) / 3})
+
+
+def test_matches_sklearn_on_twenty_classes(noisy_predictions):
+    labels, predictions = noisy_predictions
+    result = compute_metrics(EvalPrediction(predictions=one_hot_logits(predictions, 20), label_ids=labels))
+    assert set(result) == {"accuracy", "macro_f1"}
+    assert result["accuracy"] == pytest.approx(accuracy_score(labels, predictions))
+    assert result["macro_f1"] == pytest.approx(f1_score(labels, predictions, average="macro"))
+    assert result["macro_f1"] < result["accuracy"]  # the never-predicted class pulls macro-F1 down
+
+
+def test_accepts_tuple_of_model_outputs():
+    # A model returning hidden states too gives Trainer a tuple; the logits come first.
+    labels = np.array([2, 0, 1])
+    logits = one_hot_logits(labels, 3)
+    hidden = np.zeros((3, 5, 8), dtype=np.float32)
+    result = compute_metrics(EvalPrediction(predictions=(logits, hidden), label_ids=labels))
+    assert result == {"accuracy": 1.0, "macro_f1": 1.0}
+
+
+def test_works_offline_with_empty_hub_cache(tmp_path):
+    # A fresh process with the Hub switched off, an empty Hugging Face cache and every network
+    # connection refused: evaluate.load("accuracy") would fail here, our metrics must not.
+    script = """
+import json, socket
+def refuse(*args, **kwargs):
+    raise OSError("network access attempted")
+socket.socket.connect = refuse
+socket.create_connection = refuse
+import numpy as np
+from transformers import EvalPrediction
+from hf_seqmodels.metrics import compute_metrics
+logits = np.array([[2.0, 0.0], [0.0, 3.0], [1.0, 0.0], [1.0, 0.0]])
+print(json.dumps(compute_metrics(EvalPrediction(predictions=logits, label_ids=np.array([0, 1, 1, 0])))))
+"""
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HOME": str(tmp_path / "hf_home"),
+        "HF_EVALUATE_OFFLINE": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == pytest.approx({"accuracy": 0.75, "macro_f1": (2 / 3 + 4 / 5) / 2})
+
+
+def test_classification_report_per_class(noisy_predictions):
+    labels, predictions = noisy_predictions
+    report = classification_report(labels, predictions, NAMES)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predictions, labels=range(20), zero_division=0
+    )
+    for i, name in enumerate(NAMES):
+        assert report[name]["precision"] == pytest.approx(precision[i])
+        assert report[name]["recall"] == pytest.approx(recall[i])
+        assert report[name]["f1-score"] == pytest.approx(f1[i])
+        assert report[name]["support"] == support[i]
+    assert report["group.19"]["f1-score"] == 0.0  # listed although never predicted
+    assert report["accuracy"] == pytest.approx(accuracy_score(labels, predictions))
+    assert report["macro avg"]["f1-score"] == pytest.approx(f1_score(labels, predictions, average="macro"))
+
+
+def test_confusion_matrix_png(noisy_predictions, tmp_path):
+    labels, predictions = noisy_predictions
+    figures_before = plt.get_fignums()
+    path = plot_confusion_matrix(labels, predictions, NAMES, tmp_path / "confusion.png")
+
+    assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = matplotlib.image.imread(path)
+    assert min(image.shape[:2]) >= 1000  # 20 rotated names and 400 cells need room
+    assert image.std() > 0.05  # something was drawn, not a blank canvas
+    assert plt.get_fignums() == figures_before  # no figure left open in pyplot
