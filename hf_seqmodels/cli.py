@@ -1,31 +1,131 @@
 """The `hf-seqmodels` command: one entry point for the package's jobs.
 
-Each job lives in its own module and registers a subcommand here; the command itself only dispatches.
+Each job lives in its own module; this file only parses the command line, dispatches, and turns a
+user's mistake (`UsageError`) into one line on stderr and exit code 2.
+
+    hf-seqmodels train [CONFIG.json] [--option value ...]     (the same as scripts/train.py)
+    hf-seqmodels evaluate MODEL_DIR [--split test] [data options as for train]
+    hf-seqmodels predict MODEL_DIR [TEXT ...] [--file PATH] [--json]
 """
 
 import argparse
+import json
+import logging
 import sys
+from pathlib import Path
 
 from . import __version__
+from .training import DataArguments, UsageError, evaluate_folder, parse_args, parse_arguments, predict, train
+
+PROG = "hf-seqmodels"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="hf-seqmodels",
+        prog=PROG,
         description="RNN, LSTM, GRU and Transformer text classifiers on the Hugging Face stack.",
     )
     parser.add_argument("--version", action="version", version=f"hf-seqmodels {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    # Listed for --help only: `train` hands everything after it to HfArgumentParser (see main()).
+    commands.add_parser(
+        "train",
+        add_help=False,
+        help="train one model: [CONFIG.json] [--architecture gru] [--output_dir DIR] ... (train --help lists all)",
+    )
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="metrics, per-class report and confusion matrix of a saved model on one split",
+        epilog="Data options are those of `train` (--protocol, --remove, --train_file, --text_column, ...); "
+        "by default the ones the model was trained with, read from MODEL_DIR/data_args.json.",
+    )
+    evaluate.add_argument("model_dir", metavar="MODEL_DIR", help="a folder written by `train` (or a Hub repo)")
+    evaluate.add_argument("--split", choices=("train", "validation", "test"), default="test")
+    evaluate.add_argument("--output_dir", help="where the report and the plot go (default: MODEL_DIR)")
+    evaluate.add_argument("--batch_size", type=int, default=128)
+    evaluate.set_defaults(handler=run_evaluate)
+
+    predict_parser = commands.add_parser(
+        "predict",
+        help="label and score of each text, from arguments, --file (one text a line) or stdin",
+    )
+    predict_parser.add_argument("model_dir", metavar="MODEL_DIR")
+    predict_parser.add_argument("texts", metavar="TEXT", nargs="*", help="texts to classify")
+    predict_parser.add_argument("--file", help="read texts from this file, one a line ('-': stdin)")
+    predict_parser.add_argument("--json", action="store_true", help="print one JSON object a line")
+    predict_parser.add_argument("--batch_size", type=int, default=64)
+    predict_parser.set_defaults(handler=run_predict)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+def run_train(argv: list[str]) -> int:
+    model_args, data_args, training_args = parse_args(argv, prog=f"{PROG} train")
+    summary = train(model_args, data_args, training_args)
+    print(json.dumps({key: summary[key] for key in ("architecture", "output_dir", "validation", "test")}))
     return 0
+
+
+def run_evaluate(args, data_argv: list[str]) -> int:
+    data_args = evaluation_data_args(args.model_dir, data_argv)
+    metrics = evaluate_folder(args.model_dir, data_args, args.split, args.output_dir, args.batch_size)
+    print(json.dumps(metrics))
+    return 0
+
+
+def evaluation_data_args(model_dir: str, argv: list[str]) -> DataArguments:
+    """The data the model was trained on (MODEL_DIR/data_args.json), changed by any options given."""
+    saved = Path(model_dir, "data_args.json")
+    (data_args,) = parse_arguments((DataArguments,), argv, f"{PROG} evaluate", saved if saved.is_file() else None)
+    return data_args
+
+
+def run_predict(args, extra: list[str]) -> int:
+    texts = list(args.texts)
+    if args.file is not None:
+        texts += read_lines(args.file)
+    elif not texts:
+        texts = read_lines("-")
+    for result in predict(args.model_dir, texts, batch_size=args.batch_size):
+        if args.json:
+            print(json.dumps(result, ensure_ascii=False))
+        else:
+            print(f"{result['label']}\t{result['score']:.4f}\t{result['text']}")
+    return 0
+
+
+def read_lines(path: str) -> list[str]:
+    if path == "-":
+        return [line.rstrip("\n") for line in sys.stdin]
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [line.rstrip("\n") for line in f]
+    except FileNotFoundError:
+        raise UsageError(f"--file {path!r}: no such file") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
+    logging.getLogger("hf_seqmodels").setLevel(logging.INFO)
+    parser = build_parser()
+    command = argv[0] if argv else None
+    try:
+        if command == "train":
+            # HfArgumentParser owns every argument of `train` (a leading CONFIG.json, hundreds of
+            # TrainingArguments); an argparse subparser would not pass them through untouched.
+            return run_train(argv[1:])
+        args, rest = parser.parse_known_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 0
+        if rest and args.command != "evaluate":
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        return args.handler(args, rest)
+    except UsageError as error:
+        print(f"{PROG} {command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,850 @@
+"""Training: a text-classification data set -> TF-IDF tokenizer -> Trainer -> a folder ready for the Hub.
+
+The one place where data, tokenizer, model and `Trainer` meet. `train()` reads top to bottom like
+transformers' `examples/pytorch/text-classification/run_classification.py`:
+
+    arguments -> data -> tokenizer -> tokenized datasets -> model -> Trainer -> train
+      -> evaluate (validation) -> predict (test) -> save outputs and the model card
+
+`parse_args()` turns a command line (optionally starting with a JSON config file) into the three
+argument dataclasses; `hf-seqmodels train` and `scripts/train.py` are `parse_args()` + `train()`.
+`evaluate_folder()` and `predict()` serve `hf-seqmodels evaluate` / `predict` from a saved folder.
+
+Only the main process writes files and tokenization runs inside `main_process_first()`, so the same
+code runs unchanged under `accelerate launch` / `torchrun`.
+"""
+
+import csv
+import dataclasses
+import difflib
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import datasets
+import numpy as np
+import torch
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from tqdm.auto import tqdm
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    HfArgumentParser,
+    PreTrainedConfig,
+    Trainer,
+    set_seed,
+)
+from transformers import TrainingArguments as HfTrainingArguments
+from transformers.trainer_utils import IntervalStrategy, SaveStrategy, get_last_checkpoint
+
+from .data import load_newsgroups, load_text_dataset
+from .metrics import classification_report, compute_metrics, plot_confusion_matrix
+from .models import ARCHITECTURES
+from .tokenization import train_tokenizer
+
+logger = logging.getLogger(__name__)
+
+# The Hub copy of the corpus that `fetch_20newsgroups` reads, named in the model card's metadata.
+NEWSGROUPS_HUB_ID = "SetFit/20_newsgroups"
+# Set from the tokenizer, never by hand: a mismatch would index outside the embedding.
+TOKENIZER_OWNED_CONFIG_KEYS = ("vocab_size", "pad_token_id")
+
+
+class UsageError(ValueError):
+    """A mistake in the user's arguments; the command line reports it in one line with exit code 2."""
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+@dataclass
+class ModelArguments:
+    """Which model to train, and the tokenizer it reads with."""
+
+    architecture: Literal["rnn", "lstm", "gru", "transformer"] | None = field(
+        default=None, metadata={"help": "Model to train from scratch: rnn, lstm, gru or transformer."}
+    )
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "Start from a saved folder or Hub repo (its tokenizer too) instead of from scratch."},
+    )
+    config_overrides: str | None = field(
+        default=None,
+        metadata={"help": "Config values to change, e.g. 'hidden_size=256,pooling=mean,bidirectional=false'."},
+    )
+    vocab_size: int = field(
+        default=30000, metadata={"help": "Tokenizer vocabulary size, [PAD] and [UNK] included (from scratch only)."}
+    )
+    max_length: int = field(default=256, metadata={"help": "Texts are truncated to this many tokens."})
+    min_df: float = field(
+        default=2,
+        metadata={"help": "Words in fewer training texts are left out: a count if ≥ 1, else a fraction of the texts."},
+    )
+
+    def __post_init__(self):
+        if self.architecture is None and self.model_name_or_path is None:
+            raise UsageError(
+                f"give --architecture (one of {', '.join(ARCHITECTURES)}) or --model_name_or_path (a saved folder)"
+            )
+        if self.max_length < 1:
+            raise UsageError(f"--max_length must be ≥ 1, got {self.max_length}")
+        if self.min_df <= 0:
+            raise UsageError(f"--min_df must be a count ≥ 1 or a fraction in (0, 1), got {self.min_df}")
+
+
+@dataclass
+class DataArguments:
+    """Where the texts come from: 20 Newsgroups (the default), a Hub data set, or local files."""
+
+    dataset_name: str | None = field(
+        default=None,
+        metadata={"help": "A data set for datasets.load_dataset (Hub name or local folder); default: 20 Newsgroups."},
+    )
+    dataset_config_name: str | None = field(default=None, metadata={"help": "Configuration of --dataset_name."})
+    train_file: str | None = field(default=None, metadata={"help": "Training data: .csv, .json, .jsonl or .parquet."})
+    validation_file: str | None = field(
+        default=None, metadata={"help": "Validation data (default: carved from the training data)."}
+    )
+    test_file: str | None = field(default=None, metadata={"help": "Test data (default: carved from the training data)."})
+    text_column: str = field(default="text", metadata={"help": "Column holding the text (files, Hub data sets)."})
+    label_column: str = field(default="label", metadata={"help": "Column holding the label (files, Hub data sets)."})
+    protocol: Literal["bydate", "seed"] = field(
+        default="bydate",
+        metadata={"help": "20 Newsgroups split: bydate (standard train/test) or seed (all posts, random 60/20/20)."},
+    )
+    remove: str = field(
+        default="", metadata={"help": "20 Newsgroups parts to strip, comma-separated: headers,footers,quotes."}
+    )
+    categories: str | None = field(
+        default=None, metadata={"help": "20 Newsgroups groups to keep, comma-separated (default: all 20)."}
+    )
+    data_home: str | None = field(
+        default=None, metadata={"help": "scikit-learn data folder (default: $SCIKIT_LEARN_DATA or ~/scikit_learn_data)."}
+    )
+    validation_size: float = field(
+        default=0.1, metadata={"help": "Fraction of the training data carved off as validation when none is given."}
+    )
+    test_size: float = field(
+        default=0.1, metadata={"help": "Fraction of the training data carved off as test when none is given (files)."}
+    )
+    split_seed: int = field(default=42, metadata={"help": "Seed of the carved splits and of the --max_*_samples slices."})
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Train on a seeded, stratified sample of this many examples."}
+    )
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Same for the validation split."})
+    max_test_samples: int | None = field(default=None, metadata={"help": "Same for the test split."})
+
+    def __post_init__(self):
+        if self.dataset_name and self.train_file:
+            raise UsageError("give either --dataset_name or --train_file, not both")
+        for option in ("train_file", "validation_file", "test_file"):
+            path = getattr(self, option)
+            if path is not None and not Path(path).is_file():
+                raise UsageError(f"--{option} {path!r}: no such file")
+        if (self.validation_file or self.test_file) and not self.train_file:
+            raise UsageError("--validation_file / --test_file need --train_file")
+        for option in ("max_train_samples", "max_eval_samples", "max_test_samples"):
+            value = getattr(self, option)
+            if value is not None and value < 1:
+                raise UsageError(f"--{option} must be ≥ 1, got {value}")
+
+    @property
+    def source(self) -> str:
+        """A short human-readable name of the data, for logs and the model card."""
+        if self.dataset_name:
+            return self.dataset_name
+        if self.train_file:
+            return Path(self.train_file).name
+        return "20 Newsgroups"
+
+
+def _keep(name: str, default):
+    """A `TrainingArguments` field with our default and transformers' help text."""
+    parent = {f.name: f for f in dataclasses.fields(HfTrainingArguments)}[name]
+    return field(default=default, metadata=parent.metadata)
+
+
+@dataclass
+class SeqModelsTrainingArguments(HfTrainingArguments):
+    """transformers' `TrainingArguments` with defaults for training small models from scratch.
+
+    Evaluate and checkpoint once per epoch, keep the best epoch by validation macro-F1 (20 Newsgroups'
+    classes differ in size; accuracy would favour the large ones), stop early when it stops improving,
+    batch texts of similar length together so that padding wastes little time.
+    """
+
+    learning_rate: float = _keep("learning_rate", 2e-3)
+    weight_decay: float = _keep("weight_decay", 0.01)
+    num_train_epochs: float = _keep("num_train_epochs", 10.0)
+    per_device_train_batch_size: int = _keep("per_device_train_batch_size", 64)
+    per_device_eval_batch_size: int = _keep("per_device_eval_batch_size", 128)
+    eval_strategy: IntervalStrategy | str = _keep("eval_strategy", "epoch")
+    save_strategy: SaveStrategy | str = _keep("save_strategy", "epoch")
+    logging_strategy: IntervalStrategy | str = _keep("logging_strategy", "epoch")
+    save_total_limit: int | None = _keep("save_total_limit", 2)
+    load_best_model_at_end: bool = _keep("load_best_model_at_end", True)
+    metric_for_best_model: str | None = _keep("metric_for_best_model", "macro_f1")
+    train_sampling_strategy: str = _keep("train_sampling_strategy", "group_by_length")
+    early_stopping_patience: int = field(
+        default=2,
+        metadata={"help": "Stop after this many evaluations without a better metric_for_best_model; 0: never."},
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.early_stopping_patience and (self.eval_strategy == IntervalStrategy.NO or not self.metric_for_best_model):
+            raise UsageError(
+                f"--early_stopping_patience {self.early_stopping_patience} needs --eval_strategy epoch or steps "
+                "and a --metric_for_best_model; pass --early_stopping_patience 0 to train without it"
+            )
+
+
+ARGUMENT_CLASSES = (ModelArguments, DataArguments, SeqModelsTrainingArguments)
+
+
+def parse_args(argv: list[str] | None = None, prog: str | None = None):
+    """Command line -> (ModelArguments, DataArguments, SeqModelsTrainingArguments).
+
+    As in transformers' example scripts, a first argument ending in `.json` is a config file: one flat
+    dict of argument names. Unlike them, options after it override the file's values, e.g.
+    `configs/gru.json --num_train_epochs 1`.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config_file = argv.pop(0) if argv and argv[0].endswith(".json") else None
+    return parse_arguments(ARGUMENT_CLASSES, argv, prog=prog, defaults_file=config_file)
+
+
+def parse_arguments(argument_classes, argv: list[str], prog: str | None = None, defaults_file=None):
+    """HfArgumentParser over `argument_classes`, the values in the JSON `defaults_file` replacing the defaults."""
+    parser = HfArgumentParser(argument_classes, prog=prog)
+    if defaults_file is not None:
+        # The file's values become the parser's defaults, so anything on the command line wins.
+        parser.set_defaults(**read_json_args(defaults_file, argument_classes))
+    try:
+        return parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
+    except UsageError:
+        raise
+    except ValueError as error:  # TrainingArguments' own checks, and arguments no dataclass knows
+        raise UsageError(str(error)) from error
+
+
+def read_json_args(path, argument_classes) -> dict:
+    """A flat JSON dict of argument names, checked against the dataclasses' fields."""
+    try:
+        values = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"config file {str(path)!r}: no such file") from None
+    except json.JSONDecodeError as error:
+        raise UsageError(f"config file {str(path)!r} is not valid JSON: {error}") from None
+    if not isinstance(values, dict):
+        raise UsageError(f"config file {str(path)!r} must hold one JSON object of argument names")
+    known = {f.name for cls in argument_classes for f in dataclasses.fields(cls) if f.init}
+    for name in values:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UsageError(f"config file {str(path)!r}: unknown argument {name!r}{hint}")
+    return values
+
+
+def parse_config_overrides(overrides: str | None, config_class) -> dict:
+    """`"hidden_size=256,pooling=mean"` -> `{"hidden_size": 256, "pooling": "mean"}`, typed like the config's defaults."""
+    if not overrides:
+        return {}
+    valid = [name for name in own_config_fields(config_class) if name not in TOKENIZER_OWNED_CONFIG_KEYS]
+    defaults = config_class()
+    parsed = {}
+    for item in overrides.split(","):
+        key, _, text = (part.strip() for part in item.partition("="))
+        if key not in valid:
+            raise UsageError(
+                f"--config_overrides: {key!r} is not a {config_class.__name__} option; valid keys: {', '.join(valid)}"
+            )
+        parsed[key] = _convert(key, text, getattr(defaults, key))
+    return parsed
+
+
+def own_config_fields(config_class) -> list[str]:
+    """The architecture's own config fields, without those every transformers config has (labels, dtype, ...)."""
+    common = {f.name for f in dataclasses.fields(PreTrainedConfig)}
+    return [f.name for f in dataclasses.fields(config_class) if f.name not in common]
+
+
+def _convert(key: str, text: str, default):
+    """Read `text` as the type of the config field's default value."""
+    if isinstance(default, bool):
+        truth = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+        if text.lower() in truth:
+            return truth[text.lower()]
+        expected = "true or false"
+    elif isinstance(default, (int, float)):
+        try:
+            return type(default)(text)
+        except ValueError:
+            expected = "an integer" if isinstance(default, int) else "a number"
+    else:
+        return text
+    raise UsageError(f"--config_overrides: {key}={text!r} must be {expected}")
+
+
+# --------------------------------------------------------------------------- data, tokenizer, model
+
+
+def load_data(data_args: DataArguments) -> datasets.DatasetDict:
+    """The `train` / `validation` / `test` splits (`text`, `label: ClassLabel`) that `data_args` describe."""
+    try:
+        if data_args.dataset_name or data_args.train_file:
+            splits = load_text_dataset(
+                train_file=data_args.train_file,
+                validation_file=data_args.validation_file,
+                test_file=data_args.test_file,
+                dataset_name=data_args.dataset_name,
+                dataset_config_name=data_args.dataset_config_name,
+                text_column=data_args.text_column,
+                label_column=data_args.label_column,
+                validation_size=data_args.validation_size,
+                test_size=data_args.test_size,
+                seed=data_args.split_seed,
+            )
+        else:
+            splits = load_newsgroups(
+                protocol=data_args.protocol,
+                remove=_comma_list(data_args.remove),
+                categories=_comma_list(data_args.categories) or None,
+                validation_size=data_args.validation_size,
+                seed=data_args.split_seed,
+                data_home=data_args.data_home,
+            )
+    except (ValueError, FileNotFoundError) as error:  # bad columns, labels, names of groups or data sets
+        raise UsageError(str(error)) from error
+    limits = {
+        "train": data_args.max_train_samples,
+        "validation": data_args.max_eval_samples,
+        "test": data_args.max_test_samples,
+    }
+    return datasets.DatasetDict(
+        {split: sample(dataset, limits[split], data_args.split_seed) for split, dataset in splits.items()}
+    )
+
+
+def _comma_list(text: str | None) -> list[str]:
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
+
+
+def sample(dataset: datasets.Dataset, limit: int | None, seed: int) -> datasets.Dataset:
+    """A seeded sample of `limit` examples with the class proportions of `dataset` (every class, where `limit` allows)."""
+    if limit is None or limit >= len(dataset):
+        return dataset
+    try:
+        return dataset.train_test_split(train_size=limit, stratify_by_column="label", seed=seed)["train"]
+    except ValueError:  # fewer examples than classes, or a class with one example: cannot stratify
+        return dataset.shuffle(seed=seed).select(range(limit))
+
+
+def build_tokenizer(model_args: ModelArguments, train_texts, start_from: str | None):
+    """A saved model keeps its tokenizer (its embedding rows are tied to the ids); a new one learns from `train_texts`."""
+    if start_from is not None:
+        return AutoTokenizer.from_pretrained(start_from)
+    min_df = int(model_args.min_df) if model_args.min_df >= 1 else model_args.min_df
+    return train_tokenizer(
+        train_texts, vocab_size=model_args.vocab_size, model_max_length=model_args.max_length, min_df=min_df
+    )
+
+
+def tokenize(splits: datasets.DatasetDict, tokenizer, max_length: int) -> datasets.DatasetDict:
+    """input_ids / attention_mask truncated to `max_length`, and `length` for `group_by_length`; no padding yet."""
+
+    def encode(batch):
+        return tokenizer(batch["text"], truncation=True, max_length=max_length, return_length=True)
+
+    return splits.map(encode, batched=True, remove_columns=["text"], desc="Tokenizing")
+
+
+def build_model(model_args: ModelArguments, tokenizer, label_names, start_from: str | None):
+    """A new classifier sized to the tokenizer, or a saved one (its config overridden) with our labels."""
+    labels = dict(
+        num_labels=len(label_names),
+        id2label=dict(enumerate(label_names)),
+        label2id={name: index for index, name in enumerate(label_names)},
+    )
+    try:
+        if start_from is not None:
+            config_class = type(AutoConfig.from_pretrained(start_from))
+            overrides = parse_config_overrides(model_args.config_overrides, config_class)
+            config = AutoConfig.from_pretrained(start_from, **overrides, **labels)
+            _check_positions(config, model_args.max_length)
+            # A different set of labels gets a new classification layer; everything else is kept.
+            return AutoModelForSequenceClassification.from_pretrained(
+                start_from, config=config, ignore_mismatched_sizes=True
+            )
+        config_class, _, model_class = ARCHITECTURES[model_args.architecture]
+        overrides = parse_config_overrides(model_args.config_overrides, config_class)
+        config = config_class(
+            **overrides, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **labels
+        )
+    except UsageError:
+        raise
+    except (ValueError, TypeError) as error:  # the config's own checks name the field and what is valid
+        raise UsageError(f"--config_overrides {model_args.config_overrides!r}: {error}") from error
+    _check_positions(config, model_args.max_length)
+    return model_class(config)
+
+
+def _check_positions(config, max_length: int) -> None:
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions is not None and max_length > positions:
+        raise UsageError(
+            f"--max_length {max_length} exceeds the model's max_position_embeddings ({positions}); "
+            f"lower --max_length or add max_position_embeddings={max_length} to --config_overrides"
+        )
+
+
+def resolve_checkpoint(training_args) -> str | None:
+    """`--resume_from_checkpoint` as a folder: a path as given, or `last` / `true` for the newest in output_dir."""
+    value = training_args.resume_from_checkpoint
+    if value is None or value.lower() in ("false", "no", ""):
+        return None
+    if value.lower() in ("last", "true", "yes"):
+        folder = training_args.output_dir
+        checkpoint = get_last_checkpoint(folder) if os.path.isdir(folder) else None
+        if checkpoint is None:
+            raise UsageError(f"--resume_from_checkpoint {value}: no checkpoint-* folder in {folder!r}")
+        return checkpoint
+    if not os.path.isfile(os.path.join(value, "trainer_state.json")):
+        raise UsageError(f"--resume_from_checkpoint {value!r}: not a checkpoint folder (no trainer_state.json)")
+    return value
+
+
+# --------------------------------------------------------------------------- Trainer
+
+
+class SeqModelsTrainer(Trainer):
+    """`Trainer` plus a wall clock in every log entry, and our own model card."""
+
+    model_card: ModelCard | None = None
+
+    _started: float | None = None
+
+    def train(self, *args, **kwargs):
+        self._started, self._clock_offset = time.perf_counter(), None
+        try:
+            return super().train(*args, **kwargs)
+        finally:
+            self._started = None
+
+    def log(self, logs, start_time=None):
+        if self._started is not None:
+            if self._clock_offset is None:
+                # A resumed run continues the clock of the history it loaded from the checkpoint.
+                previous = [entry["elapsed_seconds"] for entry in self.state.log_history if "elapsed_seconds" in entry]
+                self._clock_offset = previous[-1] if previous else 0.0
+            # A copy: evaluate() logs its own metrics dict, which it then returns to the caller.
+            logs = {**logs, "elapsed_seconds": round(self._clock_offset + time.perf_counter() - self._started, 3)}
+        super().log(logs, start_time)
+
+    def _get_train_sampler(self, train_dataset=None):
+        # transformers 5 builds the sampler from the dataset after dropping the columns forward() does
+        # not take, our precomputed `length` among them, and group_by_length then re-measures every
+        # example; the dataset as given still has it.
+        return super()._get_train_sampler(self.train_dataset)
+
+    def create_model_card(self, **kwargs):
+        # push_to_hub() writes a card through this method; keep ours (results on validation and test).
+        if self.model_card is None:
+            return super().create_model_card(**kwargs)
+        if self.is_world_process_zero():
+            self.model_card.save(os.path.join(self.args.output_dir, "README.md"))
+
+
+# --------------------------------------------------------------------------- train
+
+
+def train(model_args: ModelArguments, data_args: DataArguments, training_args: SeqModelsTrainingArguments) -> dict:
+    """Train one model, evaluate it on validation and test, and write the output folder; returns a summary.
+
+    The summary (also written as `training_summary.json`) holds `architecture`, `output_dir`,
+    `num_parameters`, `epochs`, `global_step`, `resumed_from_step`, `best_checkpoint`, `train_runtime`,
+    `train_samples_per_second`, `inference_samples_per_second`, `validation` and `test`
+    (`loss` / `accuracy` / `macro_f1`), and `history`: one entry per evaluation during training.
+    """
+    # Arguments
+    set_seed(training_args.seed)
+    checkpoint = resolve_checkpoint(training_args)
+    start_from = checkpoint or model_args.model_name_or_path
+
+    # Data
+    raw = load_data(data_args)
+    label_names = raw["train"].features["label"].names
+    logger.info(
+        "%s: %s examples, %d classes",
+        data_args.source,
+        " / ".join(f"{split} {len(raw[split])}" for split in raw),
+        len(label_names),
+    )
+
+    # Tokenizer: fitted on the training split only, so validation and test words stay unseen.
+    tokenizer = build_tokenizer(model_args, raw["train"]["text"], start_from)
+
+    # Tokenized datasets: the main process maps first, the others then read its cache.
+    with training_args.main_process_first(desc="tokenization"):
+        tokenized = tokenize(raw, tokenizer, model_args.max_length)
+
+    # Model
+    model = build_model(model_args, tokenizer, label_names, start_from)
+    architecture = _architecture_name(model.config)
+    logger.info("%s: %s parameters, vocabulary %d", architecture, f"{model.num_parameters():,}", len(tokenizer))
+
+    # Trainer
+    callbacks = []
+    if training_args.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience))
+    trainer = SeqModelsTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=tokenized["train"],
+        eval_dataset=tokenized["validation"],
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics,
+        callbacks=callbacks,
+    )
+
+    # Train
+    train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    history = _epoch_history(trainer.state.log_history)
+    trainer.save_model()  # the best epoch's weights, with the tokenizer
+    trainer.save_metrics("train", train_result.metrics)
+    trainer.save_state()
+
+    # Evaluate
+    eval_metrics = trainer.evaluate()
+    trainer.save_metrics("eval", eval_metrics)
+
+    # Predict
+    test = trainer.predict(tokenized["test"], metric_key_prefix="test")
+    trainer.save_metrics("test", test.metrics)
+
+    # Save outputs and the model card
+    summary = {
+        "architecture": architecture,
+        "output_dir": training_args.output_dir,
+        "num_parameters": model.num_parameters(),
+        "epochs": trainer.state.epoch,
+        "global_step": trainer.state.global_step,
+        "resumed_from_step": _checkpoint_step(checkpoint),
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "train_runtime": train_result.metrics["train_runtime"],
+        "train_samples_per_second": train_result.metrics["train_samples_per_second"],
+        "inference_samples_per_second": test.metrics["test_samples_per_second"],
+        "validation": _split_metrics(eval_metrics, "eval"),
+        "test": _split_metrics(test.metrics, "test"),
+        "history": history,
+    }
+    if trainer.is_world_process_zero():
+        output_dir = Path(training_args.output_dir)
+        write_predictions(output_dir / "test_predictions.csv", test.predictions, test.label_ids, label_names)
+        write_evaluation(output_dir, "test", test.predictions, test.label_ids, label_names)
+        (output_dir / "data_args.json").write_text(json.dumps(dataclasses.asdict(data_args), indent=2) + "\n")
+        (output_dir / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    trainer.model_card = build_model_card(summary, model, tokenizer, raw, model_args, data_args, training_args)
+    trainer.create_model_card()
+    if training_args.push_to_hub:
+        trainer.push_to_hub(commit_message=f"{architecture} trained on {data_args.source}")
+    return summary
+
+
+def _architecture_name(config) -> str:
+    """`seqmodels_gru` -> `gru`: the names `--architecture` takes."""
+    return config.model_type.removeprefix("seqmodels_")
+
+
+def _checkpoint_step(checkpoint: str | None) -> int:
+    if checkpoint is None:
+        return 0
+    return json.loads(Path(checkpoint, "trainer_state.json").read_text())["global_step"]
+
+
+def _split_metrics(metrics: dict, prefix: str) -> dict:
+    return {name: metrics[f"{prefix}_{name}"] for name in ("loss", "accuracy", "macro_f1")}
+
+
+def _epoch_history(log_history: list[dict]) -> list[dict]:
+    """One entry per evaluation during training, with the training loss logged at the same step."""
+    train_loss = {entry["step"]: entry["loss"] for entry in log_history if "loss" in entry}
+    return [
+        {
+            "epoch": entry["epoch"],
+            "step": entry["step"],
+            "elapsed_seconds": entry.get("elapsed_seconds"),
+            "train_loss": train_loss.get(entry["step"]),
+            "eval_loss": entry["eval_loss"],
+            "eval_accuracy": entry["eval_accuracy"],
+            "eval_macro_f1": entry["eval_macro_f1"],
+        }
+        for entry in log_history
+        if "eval_macro_f1" in entry
+    ]
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def write_predictions(path: Path, logits, label_ids, label_names) -> None:
+    """One row per example, in the split's order: true label, predicted label, its probability."""
+    probabilities = torch.from_numpy(np.asarray(logits)).float().softmax(dim=-1).numpy()
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["index", "label", "prediction", "score"])
+        for index, (label, row) in enumerate(zip(label_ids, probabilities)):
+            predicted = int(row.argmax())
+            writer.writerow([index, label_names[label], label_names[predicted], f"{row[predicted]:.6f}"])
+
+
+def write_evaluation(folder: Path, split: str, logits, label_ids, label_names) -> dict:
+    """`classification_report_{split}.json` (per class and averaged) and `confusion_matrix_{split}.png`."""
+    predictions = np.asarray(logits).argmax(axis=-1)
+    report = classification_report(label_ids, predictions, label_names)
+    (folder / f"classification_report_{split}.json").write_text(json.dumps(report, indent=2) + "\n")
+    plot_confusion_matrix(label_ids, predictions, label_names, folder / f"confusion_matrix_{split}.png")
+    return report
+
+
+ARCHITECTURE_TITLES = {
+    "rnn": "Elman RNN",
+    "lstm": "LSTM",
+    "gru": "GRU",
+    "transformer": "pre-norm Transformer encoder",
+}
+
+
+def build_model_card(summary, model, tokenizer, raw, model_args, data_args, training_args) -> ModelCard:
+    """README.md for the folder and the Hub: metadata (task, data, results) and how the model was made."""
+    architecture = summary["architecture"]
+    model_name = training_args.hub_model_id or Path(training_args.output_dir).name
+    dataset_id = NEWSGROUPS_HUB_ID if data_args.source == "20 Newsgroups" else (data_args.dataset_name or "local")
+    dataset_title = _dataset_title(data_args)
+    eval_results = [
+        EvalResult(
+            task_type="text-classification",
+            task_name="Text Classification",
+            dataset_type=dataset_id,
+            dataset_name=dataset_title,
+            dataset_split=split,
+            metric_type=metric_type,
+            metric_name=metric_name,
+            metric_value=round(summary[split][metric], 4),
+            metric_args=args,
+        )
+        for split in ("validation", "test")
+        for metric, metric_type, metric_name, args in (
+            ("accuracy", "accuracy", "Accuracy", None),
+            ("macro_f1", "f1", "Macro F1", {"average": "macro"}),
+        )
+    ]
+    card_data = ModelCardData(
+        language="en",
+        library_name="transformers",
+        pipeline_tag="text-classification",
+        tags=["text-classification", "hf-seqmodels", architecture],
+        datasets=[dataset_id] if dataset_id != "local" else None,
+        metrics=["accuracy", "f1"],
+        model_name=model_name,
+        eval_results=eval_results,
+    )
+    repo = training_args.hub_model_id or "path/to/this/folder"
+    config = model.config
+    label_names = raw["train"].features["label"].names
+    results = "\n".join(
+        f"| {split} | {len(raw[split]):,} | {summary[split]['accuracy']:.4f} | {summary[split]['macro_f1']:.4f} "
+        f"| {summary[split]['loss']:.4f} |"
+        for split in ("validation", "test")
+    )
+    history = "\n".join(
+        f"| {entry['epoch']:g} | {entry['train_loss'] if entry['train_loss'] is not None else float('nan'):.4f} "
+        f"| {entry['eval_loss']:.4f} | {entry['eval_accuracy']:.4f} | {entry['eval_macro_f1']:.4f} "
+        f"| {entry['elapsed_seconds'] or 0:.0f} |"
+        for entry in summary["history"]
+    )
+    settings = {
+        "architecture": architecture,
+        "config_overrides": model_args.config_overrides,
+        "vocab_size": len(tokenizer),
+        "max_length": model_args.max_length,
+        "min_df": model_args.min_df,
+        "learning_rate": training_args.learning_rate,
+        "optimizer": getattr(training_args.optim, "value", training_args.optim),
+        "weight_decay": training_args.weight_decay,
+        "lr_scheduler_type": getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type),
+        "warmup_steps": training_args.warmup_steps,
+        "per_device_train_batch_size": training_args.per_device_train_batch_size,
+        "num_train_epochs": training_args.num_train_epochs,
+        "early_stopping_patience": training_args.early_stopping_patience,
+        "metric_for_best_model": training_args.metric_for_best_model,
+        "seed": training_args.seed,
+    }
+    body = f"""
+# {model_name}
+
+A {ARCHITECTURE_TITLES.get(architecture, architecture)} text classifier ({summary['num_parameters']:,} parameters)
+trained from scratch on {dataset_title} to tell {len(label_names)} classes apart, with
+`hf_seqmodels` on the Hugging Face `Trainer`. It reads words, not sub-words: its
+tokenizer keeps the {len(tokenizer) - 2:,} words a TF-IDF vectorizer chose on the training split.
+
+## Results
+
+| split | examples | accuracy | macro-F1 | loss |
+| --- | --- | --- | --- | --- |
+{results}
+
+The weights are those of the epoch with the best validation {training_args.metric_for_best_model}.
+Per-class precision, recall and F1 on the test split are in `classification_report_test.json`,
+the confusion matrix in `confusion_matrix_test.png`.
+
+## Training
+
+- Data: {_data_description(data_args, raw)}
+- Model: `{type(config).__name__}` {json.dumps(_own_config(config))}
+- Trained {summary['epochs']:g} epochs ({summary['global_step']} steps) in {summary['train_runtime']:.0f} s,
+  {summary['train_samples_per_second']:.1f} training and {summary['inference_samples_per_second']:.1f}
+  inference examples per second.
+
+| epoch | training loss | validation loss | validation accuracy | validation macro-F1 | seconds |
+| --- | --- | --- | --- | --- | --- |
+{history}
+
+Settings:
+
+```json
+{json.dumps(settings, indent=2)}
+```
+
+## How to use
+
+Without installing anything beyond `transformers` (the modeling code is in this repository):
+
+```python
+from transformers import pipeline
+
+classifier = pipeline("text-classification", model="{repo}", trust_remote_code=True)
+classifier("The new graphics card renders twice as fast")
+```
+
+With `pip install hf_seqmodels`, the classes are registered and no remote code runs:
+
+```python
+import hf_seqmodels  # registers {type(config).__name__} with the Auto classes
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+model = AutoModelForSequenceClassification.from_pretrained("{repo}")
+tokenizer = AutoTokenizer.from_pretrained("{repo}")
+```
+
+Labels: {", ".join(f"`{name}`" for name in label_names)}.
+"""
+    return ModelCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
+
+
+def _dataset_title(data_args: DataArguments) -> str:
+    if data_args.source != "20 Newsgroups":
+        return data_args.source
+    removed = _comma_list(data_args.remove)
+    return f"20 Newsgroups ({data_args.protocol} split" + (f", {'/'.join(removed)} removed)" if removed else ")")
+
+
+def _data_description(data_args: DataArguments, raw) -> str:
+    sizes = ", ".join(f"{split} {len(raw[split]):,}" for split in raw)
+    if data_args.source != "20 Newsgroups":
+        return f"`{data_args.source}` (text column `{data_args.text_column}`, label column `{data_args.label_column}`): {sizes}."
+    protocol = {
+        "bydate": "the standard bydate train / test split, validation carved from train (stratified, seed "
+        f"{data_args.split_seed})",
+        "seed": f"all 18,846 posts split 60/20/20 at random (stratified, seed {data_args.split_seed})",
+    }[data_args.protocol]
+    removed = ", ".join(_comma_list(data_args.remove)) or "nothing"
+    groups = data_args.categories or "all 20 groups"
+    return f"20 Newsgroups via scikit-learn's `fetch_20newsgroups`, {protocol}; removed: {removed}; {groups}: {sizes}."
+
+
+def _own_config(config) -> dict:
+    return {name: getattr(config, name) for name in own_config_fields(type(config))}
+
+
+# --------------------------------------------------------------------------- a saved folder
+
+
+def load_classifier(model_dir: str):
+    """(tokenizer, model in eval mode) from a saved folder or Hub repo, through the Auto classes."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    except OSError as error:
+        raise UsageError(f"MODEL_DIR {model_dir!r}: not a saved model folder ({str(error).splitlines()[0]})") from error
+    return tokenizer, model.eval()
+
+
+def evaluate_folder(
+    model_dir: str, data_args: DataArguments, split: str = "test", output_dir: str | None = None, batch_size: int = 128
+) -> dict:
+    """Accuracy, macro-F1 and loss of a saved model on one split; writes its report and confusion matrix."""
+    tokenizer, model = load_classifier(model_dir)
+    dataset = align_labels(load_data(data_args)[split], model.config.id2label)
+    tokenized = tokenize(datasets.DatasetDict({split: dataset}), tokenizer, tokenizer.model_max_length)[split]
+    output_dir = Path(output_dir or model_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    args = HfTrainingArguments(
+        output_dir=str(output_dir), per_device_eval_batch_size=batch_size, report_to=[], save_strategy="no"
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics,
+    )
+    output = trainer.predict(tokenized, metric_key_prefix=split)
+    label_names = [model.config.id2label[index] for index in range(model.config.num_labels)]
+    write_evaluation(output_dir, split, output.predictions, output.label_ids, label_names)
+    metrics = {"split": split, "examples": len(tokenized), **_split_metrics(output.metrics, split)}
+    (output_dir / f"eval_{split}_results.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def align_labels(dataset: datasets.Dataset, id2label: dict) -> datasets.Dataset:
+    """Renumber the data's labels to the model's ids, matching them by name."""
+    names = dataset.features["label"].names
+    model_names = [id2label[index] for index in range(len(id2label))]
+    if names == model_names:
+        return dataset
+    if unknown := sorted(set(names) - set(model_names)):
+        raise UsageError(f"labels {unknown} of the data are not among the model's labels {model_names}")
+    to_model = {index: model_names.index(name) for index, name in enumerate(names)}
+    relabeled = dataset.map(
+        lambda batch: {"label": [to_model[label] for label in batch["label"]]}, batched=True, desc="Aligning labels"
+    )
+    return relabeled.cast_column("label", datasets.ClassLabel(names=model_names))
+
+
+def predict(model_dir: str, texts: list[str], batch_size: int = 64) -> list[dict]:
+    """`{"label", "score", "text"}` for each text: the most probable class and its probability."""
+    tokenizer, model = load_classifier(model_dir)
+    results = []
+    batches = range(0, len(texts), batch_size)
+    for start in tqdm(batches, desc="Predicting", unit="batch", disable=len(batches) < 2):
+        chunk = texts[start : start + batch_size]
+        inputs = tokenizer(chunk, truncation=True, padding=True, return_tensors="pt")
+        with torch.inference_mode():
+            probabilities = model(**inputs).logits.float().softmax(dim=-1)
+        scores, indices = probabilities.max(dim=-1)
+        results += [
+            {"label": model.config.id2label[int(index)], "score": float(score), "text": text}
+            for text, score, index in zip(chunk, scores, indices)
+        ]
+    return results
