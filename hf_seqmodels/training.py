@@ -29,6 +29,7 @@ from typing import Literal
 import datasets
 import numpy as np
 import torch
+from torch.utils.data import SequentialSampler
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from tqdm.auto import tqdm
 from transformers import (
@@ -455,6 +456,13 @@ class SeqModelsTrainer(Trainer):
         # not take, our precomputed `length` among them, and group_by_length then re-measures every
         # example; the dataset as given still has it.
         return super()._get_train_sampler(self.train_dataset)
+
+    def _get_eval_sampler(self, eval_dataset):
+        # Under group_by_length transformers 5 also reorders evaluation, and predict() then returns
+        # rows in another order than the dataset's; test_predictions.csv must follow the dataset.
+        if eval_dataset is None or self.args.world_size > 1:
+            return None  # accelerate shards the data and gathers the results back in order
+        return SequentialSampler(eval_dataset)
 
     def create_model_card(self, **kwargs):
         # push_to_hub() writes a card through this method; keep ours (results on validation and test).

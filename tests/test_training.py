@@ -1,0 +1,390 @@
+"""The training pipeline on real data: slices of 20 Newsgroups and the SMS Spam Collection as CSV.
+
+Models are tiny (`config_overrides`), texts short and slices a few hundred examples, so that the whole
+file runs in well under a minute on two CPU cores; the point is the pipeline, not the scores.
+"""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from huggingface_hub import ModelCard
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+import hf_seqmodels
+from conftest import REPO_ROOT
+from hf_seqmodels import GRUConfig, train_tokenizer
+from hf_seqmodels.data import NEWSGROUPS
+from hf_seqmodels.training import (
+    DataArguments,
+    ModelArguments,
+    SeqModelsTrainingArguments,
+    UsageError,
+    build_model,
+    load_data,
+    parse_args,
+    parse_config_overrides,
+    predict,
+    sample,
+    train,
+)
+
+SMS_SPAM = REPO_ROOT.parent / "shared" / "data" / "sms_spam" / "SMSSpamCollection"
+CONFIGS = REPO_ROOT / "hf_seqmodels" / "configs"
+TINY = {
+    "gru": "embedding_size=16,hidden_size=16",
+    "rnn": "embedding_size=16,hidden_size=16",
+    "transformer": "hidden_size=16,num_attention_heads=2,intermediate_size=32,num_hidden_layers=1",
+}
+# A slice of 20 Newsgroups every run here shares: 12 posts per group to train on.
+SLICE = {
+    "max_train_samples": 240,
+    "max_eval_samples": 60,
+    "max_test_samples": 60,
+    "max_length": 32,
+    "vocab_size": 1500,
+    "num_train_epochs": 1,
+}
+SLICE_ARGS = [item for name, value in SLICE.items() for item in (f"--{name}", str(value))]
+OUTPUT_FILES = {
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "README.md",
+    "all_results.json",
+    "train_results.json",
+    "eval_results.json",
+    "test_results.json",
+    "trainer_state.json",
+    "training_args.bin",
+    "test_predictions.csv",
+    "classification_report_test.json",
+    "confusion_matrix_test.png",
+    "data_args.json",
+    "training_summary.json",
+}
+
+
+def quiet_training_args(output_dir, **overrides):
+    return SeqModelsTrainingArguments(output_dir=str(output_dir), disable_tqdm=True, **overrides)
+
+
+def subprocess_env(newsgroups_home):
+    return os.environ | {"SCIKIT_LEARN_DATA": str(newsgroups_home), "PYTHONPATH": str(REPO_ROOT)}
+
+
+# --------------------------------------------------------------------------- smoke run of the command
+
+
+def train_commands(tmp):
+    """The two ways a user starts training: the script with a config file, and the installed command."""
+    installed = Path(sys.executable).with_name("hf-seqmodels")
+    command = [str(installed)] if installed.exists() else [sys.executable, "-m", "hf_seqmodels.cli"]
+    return {
+        "gru": [
+            sys.executable, "scripts/train.py", str(CONFIGS / "gru.json"),
+            "--output_dir", str(tmp / "gru"), "--config_overrides", TINY["gru"], *SLICE_ARGS,
+        ],
+        "transformer": [
+            *command, "train", "--architecture", "transformer", "--output_dir", str(tmp / "transformer"),
+            "--config_overrides", TINY["transformer"], "--learning_rate", "3e-3", *SLICE_ARGS,
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def trained(newsgroups_home, tmp_path_factory):
+    """Train GRU and Transformer side by side as subprocesses; architecture -> (output folder, stdout)."""
+    tmp = tmp_path_factory.mktemp("smoke")
+    runs = {
+        name: subprocess.Popen(
+            command, cwd=REPO_ROOT, env=subprocess_env(newsgroups_home), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )
+        for name, command in train_commands(tmp).items()
+    }
+    results = {}
+    for name, run in runs.items():
+        stdout, stderr = run.communicate(timeout=300)
+        assert run.returncode == 0, f"{name} failed:\n{stderr[-3000:]}"
+        results[name] = (tmp / name, stdout)
+    return results
+
+
+@pytest.fixture(scope="module")
+def test_split(newsgroups_home):
+    """The test slice both smoke runs were evaluated on."""
+    samples = {name: value for name, value in SLICE.items() if name.endswith("_samples")}
+    return load_data(DataArguments(**samples))["test"]
+
+
+@pytest.fixture(params=["gru", "transformer"])
+def run(request, trained):
+    folder, stdout = trained[request.param]
+    return request.param, folder, stdout
+
+
+def test_smoke_run_writes_every_output_file(run):
+    architecture, folder, stdout = run
+    files = {path.name for path in folder.iterdir()}
+    assert OUTPUT_FILES <= files, OUTPUT_FILES - files
+    assert any(name.startswith("checkpoint-") for name in files)
+    # The modeling code travels with the weights, for trust_remote_code.
+    assert {name for name in files if name.startswith(("modeling_", "configuration_"))}
+    assert (folder / "confusion_matrix_test.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The command's last line summarises the run.
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["architecture"] == architecture and Path(summary["output_dir"]) == folder
+
+
+def test_folder_reloads_with_auto_classes_and_names_the_groups(run, test_split):
+    _, folder, _ = run
+    config = AutoConfig.from_pretrained(folder)
+    assert [config.id2label[i] for i in range(20)] == list(NEWSGROUPS)
+    assert AutoTokenizer.from_pretrained(folder).model_max_length == SLICE["max_length"]
+    # The saved model is the one that was evaluated: it predicts the saved test predictions again.
+    with open(folder / "test_predictions.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(test_split)
+    again = predict(str(folder), test_split["text"])
+    assert [r["label"] for r in again] == [row["prediction"] for row in rows]
+    assert np.allclose([r["score"] for r in again], [float(row["score"]) for row in rows], atol=1e-5)
+    assert [row["label"] for row in rows] == [NEWSGROUPS[label] for label in test_split["label"]]
+
+
+def test_folders_load_with_trust_remote_code_where_the_package_is_missing(trained, newsgroups_home):
+    # The model card's first example, in a process that cannot import hf_seqmodels.
+    texts = ["The shuttle reached orbit", "My car engine overheats", ""]
+    script = textwrap.dedent(
+        f"""
+        import importlib.abc, json, sys
+        class BlockPackage(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] == "hf_seqmodels":
+                    raise ImportError("hf_seqmodels is not installed here")
+        sys.meta_path.insert(0, BlockPackage())
+        from transformers import pipeline
+        answers = {{}}
+        for name, folder in {dict((name, str(folder)) for name, (folder, _) in trained.items())!r}.items():
+            classifier = pipeline("text-classification", model=folder, trust_remote_code=True)
+            answers[name] = [[a["label"], a["score"], type(classifier.model).__module__] for a in classifier({texts!r})]
+        print(json.dumps(answers))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=subprocess_env(newsgroups_home),
+        cwd=REPO_ROOT.parent, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    answers = json.loads(done.stdout.strip().splitlines()[-1])
+    for name, (folder, _) in trained.items():
+        expected = predict(str(folder), texts)
+        assert [label for label, _, _ in answers[name]] == [e["label"] for e in expected]
+        assert np.allclose([score for _, score, _ in answers[name]], [e["score"] for e in expected], atol=1e-5)
+        assert all(module.startswith("transformers_modules") for _, _, module in answers[name])
+
+
+def test_all_results_and_summary_hold_validation_and_test_metrics(run):
+    _, folder, _ = run
+    results = json.loads((folder / "all_results.json").read_text())
+    summary = json.loads((folder / "training_summary.json").read_text())
+    for prefix, split in (("eval", "validation"), ("test", "test")):
+        for metric in ("loss", "accuracy", "macro_f1"):
+            assert results[f"{prefix}_{metric}"] == pytest.approx(summary[split][metric])
+    # Test accuracy is what the written predictions say.
+    with open(folder / "test_predictions.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert results["test_accuracy"] == pytest.approx(np.mean([r["label"] == r["prediction"] for r in rows]))
+    assert summary["num_parameters"] > 0 and summary["train_samples_per_second"] > 0
+    assert summary["inference_samples_per_second"] > 0 and summary["epochs"] == 1
+    [epoch] = summary["history"]
+    assert epoch["epoch"] == 1 and epoch["elapsed_seconds"] > 0
+    assert epoch["eval_macro_f1"] == pytest.approx(summary["validation"]["macro_f1"])
+    report = json.loads((folder / "classification_report_test.json").read_text())
+    assert set(NEWSGROUPS) <= set(report) and report["accuracy"] == pytest.approx(results["test_accuracy"])
+
+
+def test_model_card_has_hub_metadata_and_usage(run):
+    architecture, folder, _ = run
+    card = ModelCard.load(folder / "README.md")
+    assert card.data.pipeline_tag == "text-classification" and card.data.library_name == "transformers"
+    assert card.data.datasets and architecture in card.data.tags
+    summary = json.loads((folder / "training_summary.json").read_text())
+    reported = {(r.dataset_split, r.metric_type): r.metric_value for r in card.data.eval_results}
+    for split in ("validation", "test"):
+        assert reported[(split, "accuracy")] == pytest.approx(summary[split]["accuracy"], abs=1e-4)
+        assert reported[(split, "f1")] == pytest.approx(summary[split]["macro_f1"], abs=1e-4)
+    assert "trust_remote_code=True" in card.text and "import hf_seqmodels" in card.text
+    assert f"{SLICE['max_length']}" in card.text and "learning_rate" in card.text
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+@pytest.mark.parametrize("architecture", ["rnn", "lstm", "gru", "transformer"])
+def test_shipped_config_files_parse(architecture):
+    model_args, data_args, training_args = parse_args([str(CONFIGS / f"{architecture}.json")])
+    assert model_args.architecture == architecture
+    assert data_args.protocol == "bydate"
+    assert training_args.load_best_model_at_end and training_args.metric_for_best_model == "macro_f1"
+    config_class = hf_seqmodels.ARCHITECTURES[architecture][0]
+    assert parse_config_overrides(model_args.config_overrides, config_class)  # names real config fields
+
+
+def test_command_line_overrides_config_file():
+    config = json.loads((CONFIGS / "gru.json").read_text())
+    model_args, data_args, training_args = parse_args(
+        [str(CONFIGS / "gru.json"), "--num_train_epochs", "1", "--max_train_samples", "200", "--remove", "headers"]
+    )
+    assert training_args.num_train_epochs == 1 and data_args.max_train_samples == 200 and data_args.remove == "headers"
+    assert training_args.learning_rate == config["learning_rate"]
+    assert model_args.vocab_size == config["vocab_size"]
+
+
+def test_defaults_suit_training_from_scratch():
+    _, _, training_args = parse_args(["--architecture", "gru"])
+    assert training_args.eval_strategy == "epoch" and training_args.save_strategy == "epoch"
+    assert training_args.train_sampling_strategy == "group_by_length"
+    assert training_args.report_to in ([], "none", ["none"]) and training_args.early_stopping_patience == 2
+
+
+def test_unknown_key_in_config_file_is_named(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"architecture": "gru", "learning_rat": 0.1}))
+    with pytest.raises(UsageError, match="learning_rat.*learning_rate"):
+        parse_args([str(path)])
+
+
+def test_config_overrides_are_typed_like_the_config():
+    overrides = parse_config_overrides("hidden_size=64, bidirectional=false,pooling=mean,embedding_dropout=0.5", GRUConfig)
+    assert overrides == {"hidden_size": 64, "bidirectional": False, "pooling": "mean", "embedding_dropout": 0.5}
+    assert type(overrides["embedding_dropout"]) is float
+
+
+@pytest.mark.parametrize(
+    "overrides,words",
+    [
+        ("hiden_size=64", ["hiden_size", "GRUConfig", "hidden_size", "pooling"]),
+        ("hidden_size=big", ["hidden_size", "big", "integer"]),
+        ("bidirectional=maybe", ["bidirectional", "maybe", "true or false"]),
+        ("vocab_size=10", ["vocab_size", "valid keys"]),  # set from the tokenizer, not by hand
+        ("pooling=median", ["pooling", "median", "max"]),  # the config's own check
+    ],
+)
+def test_bad_config_overrides_name_key_and_valid_values(overrides, words):
+    tokenizer = train_tokenizer(["the probe reached orbit", "the car engine"] * 3, vocab_size=10, min_df=1)
+    with pytest.raises(UsageError) as error:
+        build_model(ModelArguments(architecture="gru", config_overrides=overrides), tokenizer, ["a", "b"], None)
+    for word in words:
+        assert word in str(error.value)
+
+
+def test_max_length_beyond_transformer_positions_is_refused():
+    tokenizer = train_tokenizer(["the probe reached orbit", "the car engine"] * 3, vocab_size=10, min_df=1)
+    args = ModelArguments(architecture="transformer", max_length=600)
+    with pytest.raises(UsageError, match="max_position_embeddings"):
+        build_model(args, tokenizer, ["a", "b"], None)
+
+
+# --------------------------------------------------------------------------- data through DataArguments
+
+
+def test_newsgroups_options_reach_the_data(newsgroups_home):
+    groups = ["rec.autos", "sci.space", "comp.graphics"]
+    _, data_args, _ = parse_args(
+        ["--architecture", "gru", "--protocol", "seed", "--categories", ",".join(groups), "--remove", "headers,footers"]
+    )
+    splits = load_data(data_args)
+    assert splits["train"].features["label"].names == sorted(groups)
+    sizes = {split: len(splits[split]) for split in splits}
+    total = sum(sizes.values())
+    for split, share in (("train", 0.6), ("validation", 0.2), ("test", 0.2)):
+        assert abs(sizes[split] - share * total) <= 1
+    # No post in two splits (beyond posts the corpus itself holds twice: empty ones once headers go).
+    counts = Counter(text for split in splits.values() for text in split["text"])
+    for a, b in (("train", "validation"), ("train", "test"), ("validation", "test")):
+        shared = set(splits[a]["text"]) & set(splits[b]["text"])
+        assert all(counts[text] > 1 for text in shared)
+    assert sum("Subject:" in text for text in splits["train"]["text"]) < 0.02 * sizes["train"]
+
+
+def test_sample_slices_are_seeded_and_cover_every_class(newsgroups_home):
+    first = load_data(DataArguments(max_train_samples=200, max_eval_samples=40, max_test_samples=40))
+    assert {split: len(first[split]) for split in first} == {"train": 200, "validation": 40, "test": 40}
+    # Stratified: every group in every slice, even 40 posts for 20 groups, in about its share.
+    for split in first.values():
+        assert set(split["label"]) == set(range(20))
+    assert max(Counter(first["train"]["label"]).values()) <= 14  # the largest group's share is 5.3%
+    # Seeded: the slice depends on split_seed alone (so every architecture sees the same posts).
+    other = load_data(DataArguments(max_train_samples=200, split_seed=1))
+    assert other["train"]["text"] != first["train"]["text"]
+    assert sample(first["train"], 50, seed=3)["text"] == sample(first["train"], 50, seed=3)["text"]
+
+
+# --------------------------------------------------------------------------- local files, resume
+
+
+@pytest.fixture
+def sms_csv(tmp_path):
+    if not SMS_SPAM.exists():
+        pytest.skip(f"SMS Spam Collection not found at {SMS_SPAM}")
+    with open(SMS_SPAM, encoding="utf-8") as f:
+        rows = [line.rstrip("\n").split("\t", 1) for line in f][:600]
+    path = tmp_path / "sms.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["category", "message"])
+        writer.writerows(rows)
+    return path
+
+
+def test_csv_data_set_trains(sms_csv, tmp_path):
+    summary = train(
+        ModelArguments(
+            architecture="gru", config_overrides="embedding_size=32,hidden_size=16", vocab_size=1000, max_length=32, min_df=1
+        ),
+        DataArguments(train_file=str(sms_csv), text_column="message", label_column="category"),
+        quiet_training_args(
+            tmp_path / "sms", num_train_epochs=3, learning_rate=2e-2, per_device_train_batch_size=16, optim="adamw_torch"
+        ),
+    )
+    config = AutoConfig.from_pretrained(tmp_path / "sms")
+    assert config.id2label == {0: "ham", 1: "spam"}
+    assert len(summary["history"]) == 3
+    # Always answering "ham" scores a macro-F1 of 0.46: the model found the spam.
+    assert summary["test"]["macro_f1"] > 0.7, summary["history"]
+    data_args = json.loads((tmp_path / "sms" / "data_args.json").read_text())
+    assert data_args["train_file"] == str(sms_csv) and data_args["text_column"] == "message"
+
+
+def test_resume_from_checkpoint_continues(newsgroups_home, tmp_path):
+    model_args = ModelArguments(architecture="rnn", config_overrides=TINY["rnn"], vocab_size=1000, max_length=16)
+    data_args = DataArguments(categories="sci.space,rec.autos", max_train_samples=64, max_eval_samples=20, max_test_samples=20)
+    first = train(model_args, data_args, quiet_training_args(tmp_path, num_train_epochs=1))
+    steps = first["global_step"]
+    assert (tmp_path / f"checkpoint-{steps}").is_dir()
+
+    resumed = train(
+        model_args, data_args, quiet_training_args(tmp_path, num_train_epochs=2, resume_from_checkpoint="last")
+    )
+    assert resumed["resumed_from_step"] == steps
+    assert resumed["global_step"] == 2 * steps
+    # Epoch 1 was loaded from the checkpoint, not trained again: its record, wall clock included, is the
+    # first run's, and the clock goes on from there.
+    assert resumed["history"][0] == first["history"][0]
+    assert resumed["history"][1]["elapsed_seconds"] > first["history"][0]["elapsed_seconds"]
+    assert (tmp_path / f"checkpoint-{2 * steps}").is_dir()
+
+
+def test_resume_without_checkpoint_is_a_usage_error(tmp_path):
+    args = quiet_training_args(tmp_path, resume_from_checkpoint="last")
+    with pytest.raises(UsageError, match="checkpoint"):
+        train(ModelArguments(architecture="gru"), DataArguments(), args)
