@@ -99,6 +99,9 @@ class ModelArguments:
             raise UsageError(f"--max_length must be ≥ 1, got {self.max_length}")
         if self.min_df <= 0:
             raise UsageError(f"--min_df must be a count ≥ 1 or a fraction in (0, 1), got {self.min_df}")
+        if self.architecture is not None and self.model_name_or_path is None:
+            # Checked now, before minutes of loading and tokenizing; a saved model's config is checked on load.
+            parse_config_overrides(self.config_overrides, ARCHITECTURES[self.architecture][0])
 
 
 @dataclass
@@ -793,7 +796,7 @@ def load_classifier(model_dir: str):
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         model = AutoModelForSequenceClassification.from_pretrained(model_dir)
-    except OSError as error:
+    except (OSError, ValueError) as error:  # no such folder, no such Hub repo, or not a valid repo name
         raise UsageError(f"MODEL_DIR {model_dir!r}: not a saved model folder ({str(error).splitlines()[0]})") from error
     return tokenizer, model.eval()
 
@@ -834,10 +837,14 @@ def align_labels(dataset: datasets.Dataset, id2label: dict) -> datasets.Dataset:
     if unknown := sorted(set(names) - set(model_names)):
         raise UsageError(f"labels {unknown} of the data are not among the model's labels {model_names}")
     to_model = {index: model_names.index(name) for index, name in enumerate(names)}
-    relabeled = dataset.map(
-        lambda batch: {"label": [to_model[label] for label in batch["label"]]}, batched=True, desc="Aligning labels"
+    features = dataset.features.copy()
+    features["label"] = datasets.ClassLabel(names=model_names)
+    return dataset.map(
+        lambda batch: {"label": [to_model[label] for label in batch["label"]]},
+        batched=True,
+        features=features,
+        desc="Matching labels to the model's",
     )
-    return relabeled.cast_column("label", datasets.ClassLabel(names=model_names))
 
 
 def predict(model_dir: str, texts: list[str], batch_size: int = 64) -> list[dict]:
