@@ -20,7 +20,9 @@ from .models import (
     TransformerForSequenceClassification,
     TransformerModel,
 )
+from .data import load_newsgroups, load_text_dataset
 from .tokenization import train_tokenizer
+from .training import DataArguments, ModelArguments, SeqModelsTrainingArguments, parse_args, train
 
 __version__ = "0.1.0"
 
@@ -40,4 +42,11 @@ __all__ = [
     "GRUForSequenceClassification",
     "TransformerForSequenceClassification",
     "train_tokenizer",
+    "load_newsgroups",
+    "load_text_dataset",
+    "ModelArguments",
+    "DataArguments",
+    "SeqModelsTrainingArguments",
+    "parse_args",
+    "train",
 ]

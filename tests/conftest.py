@@ -1,6 +1,7 @@
 """Shared fixtures: tiny versions of the four architectures, built the way users build them."""
 
 import os
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,18 @@ TINY_SIZES = {
     "transformer": dict(hidden_size=16, num_attention_heads=2, intermediate_size=24, num_hidden_layers=2, max_position_embeddings=64),
 }
 VOCAB_SIZE = 40
+
+# First lines of a `python -c` script that must run as on a machine where this package is not installed.
+WITHOUT_PACKAGE = textwrap.dedent(
+    """
+    import importlib.abc, json, sys
+    class BlockPackage(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] == "hf_seqmodels":
+                raise ImportError("hf_seqmodels is not installed here")
+    sys.meta_path.insert(0, BlockPackage())
+    """
+)
 
 
 def tiny_config(architecture: str, **overrides):

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 
+import datasets
 import pytest
 from transformers import pipeline
 
@@ -106,7 +107,9 @@ def test_evaluate_matches_labels_by_name(model_dir, capsys, tmp_path):
 
 
 @pytest.fixture
-def csv_file(tmp_path):
+def csv_file(tmp_path, monkeypatch):
+    # load_dataset caches Arrow files; keep them out of the user's ~/.cache.
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf_datasets_cache")
     path = tmp_path / "tiny.csv"
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)

@@ -18,7 +18,7 @@ from transformers import (
 )
 
 import hf_seqmodels
-from conftest import REPO_ROOT, tiny_classifier
+from conftest import REPO_ROOT, WITHOUT_PACKAGE, tiny_classifier
 
 TEXTS = [
     "The engine of this car runs hot in summer",
@@ -93,14 +93,8 @@ def test_remote_code_loads_where_the_package_cannot_be_imported(architecture, to
     model = save_classifier(architecture, tokenizer, tmp_path / "model")
     batch = tokenizer(TEXTS[:3], padding=True, return_tensors="pt")
     expected = model(**batch).logits
-    script = textwrap.dedent(
+    script = WITHOUT_PACKAGE + textwrap.dedent(
         f"""
-        import importlib.abc, json, sys
-        class BlockPackage(importlib.abc.MetaPathFinder):
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] == "hf_seqmodels":
-                    raise ImportError("hf_seqmodels is not installed here")
-        sys.meta_path.insert(0, BlockPackage())
         import torch
         from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
         folder = {str(tmp_path / "model")!r}

@@ -13,13 +13,14 @@ import textwrap
 from collections import Counter
 from pathlib import Path
 
+import datasets
 import numpy as np
 import pytest
 from huggingface_hub import ModelCard
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 import hf_seqmodels
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, WITHOUT_PACKAGE
 from hf_seqmodels import GRUConfig, train_tokenizer
 from hf_seqmodels.data import NEWSGROUPS
 from hf_seqmodels.training import (
@@ -160,17 +161,11 @@ def test_folder_reloads_with_auto_classes_and_names_the_groups(run, test_split):
     assert [row["label"] for row in rows] == [NEWSGROUPS[label] for label in test_split["label"]]
 
 
-def test_folders_load_with_trust_remote_code_where_the_package_is_missing(trained, newsgroups_home):
+def test_folders_load_with_trust_remote_code_where_the_package_is_missing(trained, newsgroups_home, tmp_path):
     # The model card's first example, in a process that cannot import hf_seqmodels.
     texts = ["The shuttle reached orbit", "My car engine overheats", ""]
-    script = textwrap.dedent(
+    script = WITHOUT_PACKAGE + textwrap.dedent(
         f"""
-        import importlib.abc, json, sys
-        class BlockPackage(importlib.abc.MetaPathFinder):
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] == "hf_seqmodels":
-                    raise ImportError("hf_seqmodels is not installed here")
-        sys.meta_path.insert(0, BlockPackage())
         from transformers import pipeline
         answers = {{}}
         for name, folder in {dict((name, str(folder)) for name, (folder, _) in trained.items())!r}.items():
@@ -180,8 +175,8 @@ def test_folders_load_with_trust_remote_code_where_the_package_is_missing(traine
         """
     )
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=subprocess_env(newsgroups_home),
-        cwd=REPO_ROOT.parent, timeout=120,
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        env=subprocess_env(newsgroups_home) | {"HF_HOME": str(tmp_path / "hf_home")},  # remote code lands here
     )
     assert done.returncode == 0, done.stderr[-3000:]
     answers = json.loads(done.stdout.strip().splitlines()[-1])
@@ -330,6 +325,12 @@ def test_sample_slices_are_seeded_and_cover_every_class(newsgroups_home):
 
 
 # --------------------------------------------------------------------------- local files, resume
+
+
+@pytest.fixture(autouse=True)
+def datasets_cache_in_tmp(tmp_path, monkeypatch):
+    # load_dataset caches Arrow files; keep them out of the user's ~/.cache.
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf_datasets_cache")
 
 
 @pytest.fixture
