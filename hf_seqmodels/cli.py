@@ -124,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         return args.handler(args, rest)
     except UsageError as error:
-        print(f"{PROG} {command}: error: {error}", file=sys.stderr)
+        # Some of transformers' own messages span lines; the error stays one line all the same.
+        message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        print(f"{PROG} {command}: error: {message}", file=sys.stderr)
         return 2
 
 

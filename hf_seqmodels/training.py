@@ -223,12 +223,13 @@ def parse_args(argv: list[str] | None = None, prog: str | None = None):
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     config_file = argv.pop(0) if argv and argv[0].endswith(".json") else None
-    return parse_arguments(ARGUMENT_CLASSES, argv, prog=prog, defaults_file=config_file)
+    usage = "%(prog)s [CONFIG.json] [--option value ...]  (options after CONFIG.json override its values)"
+    return parse_arguments(ARGUMENT_CLASSES, argv, prog=prog, defaults_file=config_file, usage=usage)
 
 
-def parse_arguments(argument_classes, argv: list[str], prog: str | None = None, defaults_file=None):
+def parse_arguments(argument_classes, argv: list[str], prog: str | None = None, defaults_file=None, usage=None):
     """HfArgumentParser over `argument_classes`, the values in the JSON `defaults_file` replacing the defaults."""
-    parser = HfArgumentParser(argument_classes, prog=prog)
+    parser = HfArgumentParser(argument_classes, prog=prog, usage=usage)
     if defaults_file is not None:
         # The file's values become the parser's defaults, so anything on the command line wins.
         parser.set_defaults(**read_json_args(defaults_file, argument_classes))
@@ -356,7 +357,9 @@ def sample(dataset: datasets.Dataset, limit: int | None, seed: int) -> datasets.
 def build_tokenizer(model_args: ModelArguments, train_texts, start_from: str | None):
     """A saved model keeps its tokenizer (its embedding rows are tied to the ids); a new one learns from `train_texts`."""
     if start_from is not None:
-        return AutoTokenizer.from_pretrained(start_from)
+        tokenizer = AutoTokenizer.from_pretrained(start_from)
+        tokenizer.model_max_length = model_args.max_length  # saved with the model: predict() truncates alike
+        return tokenizer
     min_df = int(model_args.min_df) if model_args.min_df >= 1 else model_args.min_df
     return train_tokenizer(
         train_texts, vocab_size=model_args.vocab_size, model_max_length=model_args.max_length, min_df=min_df

@@ -126,6 +126,14 @@ def csv_file(tmp_path, monkeypatch):
         (["train", "--num_train_epochs", "1"], ["--architecture", "gru", "transformer"]),
         (["train", "missing.json"], ["missing.json", "no such file"]),
         (["train", "--architecture", "gru", "--protocol", "bydate", "--bogus", "1"], ["--bogus"]),
+        (  # transformers' own check, whose message spans lines
+            ["train", "--architecture", "gru", "--eval_strategy", "no"],
+            ["--load_best_model_at_end", "Evaluation strategy", "Save strategy"],
+        ),
+        (
+            ["train", "--architecture", "gru", "--eval_strategy", "no", "--load_best_model_at_end", "false"],
+            ["--early_stopping_patience 2", "--eval_strategy", "--early_stopping_patience 0"],
+        ),
         (["evaluate", "no/such/folder"], ["no/such/folder"]),
         (["predict", "no/such/folder", "text"], ["no/such/folder"]),
     ],

@@ -16,8 +16,9 @@ from pathlib import Path
 import datasets
 import numpy as np
 import pytest
+from datasets import Dataset
 from huggingface_hub import ModelCard
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
 
 import hf_seqmodels
 from conftest import REPO_ROOT, WITHOUT_PACKAGE
@@ -26,6 +27,7 @@ from hf_seqmodels.data import NEWSGROUPS
 from hf_seqmodels.training import (
     DataArguments,
     ModelArguments,
+    SeqModelsTrainer,
     SeqModelsTrainingArguments,
     UsageError,
     build_model,
@@ -219,6 +221,66 @@ def test_model_card_has_hub_metadata_and_usage(run):
         assert reported[(split, "f1")] == pytest.approx(summary[split]["macro_f1"], abs=1e-4)
     assert "trust_remote_code=True" in card.text and "import hf_seqmodels" in card.text
     assert f"{SLICE['max_length']}" in card.text and "learning_rate" in card.text
+
+
+# --------------------------------------------------------------------------- from a saved folder, early stopping
+
+
+@pytest.fixture(scope="module")
+def refit(trained, tmp_path_factory):
+    """The smoke run's GRU trained further on two groups with a learning rate of 0: nothing can improve."""
+    folder = tmp_path_factory.mktemp("refit")
+    summary = train(
+        ModelArguments(model_name_or_path=str(trained["gru"][0]), max_length=24),
+        DataArguments(categories="sci.space,rec.autos", max_train_samples=32, max_eval_samples=16, max_test_samples=16),
+        quiet_training_args(folder, num_train_epochs=5, learning_rate=0.0, early_stopping_patience=1),
+    )
+    return trained["gru"][0], folder, summary
+
+
+def test_training_from_a_saved_folder_keeps_its_tokenizer_and_weights(refit):
+    source, folder, _ = refit
+    assert AutoTokenizer.from_pretrained(folder).get_vocab() == AutoTokenizer.from_pretrained(source).get_vocab()
+    assert AutoTokenizer.from_pretrained(folder).model_max_length == 24
+    config = AutoConfig.from_pretrained(folder)
+    assert config.id2label == {0: "rec.autos", 1: "sci.space"}
+    before = AutoModelForSequenceClassification.from_pretrained(source).state_dict()
+    after = AutoModelForSequenceClassification.from_pretrained(folder).state_dict()
+    # The encoder came from the folder (and a learning rate of 0 left it alone); the head is new: 2 classes, not 20.
+    for name, weights in before.items():
+        if not name.startswith("classifier"):
+            assert np.array_equal(weights.numpy(), after[name].numpy()), name
+    assert after["classifier.weight"].shape[0] == 2
+
+
+def test_early_stopping_ends_training_when_macro_f1_stops_improving(refit):
+    _, _, summary = refit
+    # Patience 1: epoch 1 sets the best score, epoch 2 does not beat it, and training stops there.
+    assert summary["epochs"] == 2 and len(summary["history"]) == 2
+    steps_per_epoch = summary["history"][0]["step"]
+    assert summary["best_checkpoint"].endswith(f"checkpoint-{steps_per_epoch}")
+
+
+def test_length_grouping_reads_the_length_column(tmp_path):
+    # The shortest text claims to be the longest: a sampler that reads the `length` column puts it
+    # first (length grouping always starts with the longest example); one that re-measures does not.
+    texts = ["orbit"] + [f"the probe number {i} reached orbit" for i in range(15)]
+    tokenizer = train_tokenizer(texts, vocab_size=40, min_df=1)
+    data = Dataset.from_dict({"text": texts, "label": [0, 1] * 8}).map(
+        lambda batch: tokenizer(batch["text"], return_length=True), batched=True, remove_columns=["text"]
+    )
+    data = data.map(lambda example, index: {"length": 1000 if index == 0 else example["length"]}, with_indices=True)
+    model = build_model(ModelArguments(architecture="gru", config_overrides=TINY["gru"]), tokenizer, ["a", "b"], None)
+    trainer = SeqModelsTrainer(
+        model=model,
+        args=quiet_training_args(tmp_path, per_device_train_batch_size=4),
+        train_dataset=data,
+        eval_dataset=data,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+    )
+    first_batch = next(iter(trainer.get_train_dataloader()))
+    assert first_batch["input_ids"][0].tolist()[: len(data[0]["input_ids"])] == data[0]["input_ids"]
 
 
 # --------------------------------------------------------------------------- arguments
