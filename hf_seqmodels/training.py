@@ -357,7 +357,10 @@ def sample(dataset: datasets.Dataset, limit: int | None, seed: int) -> datasets.
 def build_tokenizer(model_args: ModelArguments, train_texts, start_from: str | None):
     """A saved model keeps its tokenizer (its embedding rows are tied to the ids); a new one learns from `train_texts`."""
     if start_from is not None:
-        tokenizer = AutoTokenizer.from_pretrained(start_from)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(start_from)
+        except (OSError, ValueError) as error:  # no such folder, no such Hub repo, or not a valid repo name
+            raise not_a_model("--model_name_or_path", start_from, error) from error
         tokenizer.model_max_length = model_args.max_length  # saved with the model: predict() truncates alike
         return tokenizer
     min_df = int(model_args.min_df) if model_args.min_df >= 1 else model_args.min_df
@@ -387,6 +390,11 @@ def build_model(model_args: ModelArguments, tokenizer, label_names, start_from: 
             config_class = type(AutoConfig.from_pretrained(start_from))
             overrides = parse_config_overrides(model_args.config_overrides, config_class)
             config = AutoConfig.from_pretrained(start_from, **overrides, **labels)
+            if model_args.architecture not in (None, _architecture_name(config)):
+                raise UsageError(
+                    f"--architecture {model_args.architecture} does not match the {_architecture_name(config)} "
+                    f"model in {start_from!r}; leave --architecture out to continue from it"
+                )
             _check_positions(config, model_args.max_length)
             # A different set of labels gets a new classification layer; everything else is kept.
             return AutoModelForSequenceClassification.from_pretrained(
@@ -800,8 +808,12 @@ def load_classifier(model_dir: str):
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         model = AutoModelForSequenceClassification.from_pretrained(model_dir)
     except (OSError, ValueError) as error:  # no such folder, no such Hub repo, or not a valid repo name
-        raise UsageError(f"MODEL_DIR {model_dir!r}: not a saved model folder ({str(error).splitlines()[0]})") from error
+        raise not_a_model("MODEL_DIR", model_dir, error) from error
     return tokenizer, model.eval()
+
+
+def not_a_model(option: str, path: str, error: Exception) -> UsageError:
+    return UsageError(f"{option} {path!r}: not a saved model folder or Hub repo ({str(error).splitlines()[0]})")
 
 
 def evaluate_folder(

@@ -134,7 +134,8 @@ def csv_file(tmp_path, monkeypatch):
             ["train", "--architecture", "gru", "--eval_strategy", "no", "--load_best_model_at_end", "false"],
             ["--early_stopping_patience 2", "--eval_strategy", "--early_stopping_patience 0"],
         ),
-        (["evaluate", "no/such/folder"], ["no/such/folder"]),
+        (["train", "--model_name_or_path", "no/such/folder"], ["--model_name_or_path", "no/such/folder"]),
+        (["evaluate", "no/such/folder"], ["MODEL_DIR", "no/such/folder"]),
         (["predict", "no/such/folder", "text"], ["no/such/folder"]),
     ],
 )

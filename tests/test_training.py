@@ -253,6 +253,12 @@ def test_training_from_a_saved_folder_keeps_its_tokenizer_and_weights(refit):
     assert after["classifier.weight"].shape[0] == 2
 
 
+def test_architecture_must_match_the_saved_folder(trained):
+    folder = str(trained["gru"][0])
+    with pytest.raises(UsageError, match="--architecture lstm does not match the gru model"):
+        build_model(ModelArguments(architecture="lstm", model_name_or_path=folder), None, ["a", "b"], folder)
+
+
 def test_early_stopping_ends_training_when_macro_f1_stops_improving(refit):
     _, _, summary = refit
     # Patience 1: epoch 1 sets the best score, epoch 2 does not beat it, and training stops there.
