@@ -1,7 +1,8 @@
 """hf_seqmodels: RNN, LSTM, GRU and a small Transformer text classifier as Hugging Face transformers models.
 
 Importing the package registers the four architectures with `AutoConfig`, `AutoModel` and
-`AutoModelForSequenceClassification`.
+`AutoModelForSequenceClassification`. `train(*parse_args([...]))` trains one of them the way
+`hf-seqmodels train` does.
 """
 
 from .models import (

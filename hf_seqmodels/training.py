@@ -53,7 +53,7 @@ from .tokenization import train_tokenizer
 
 logger = logging.getLogger(__name__)
 
-# The Hub copy of the corpus that `fetch_20newsgroups` reads, named in the model card's metadata.
+# A Hub copy of the corpus `fetch_20newsgroups` downloads, named in the model card's metadata so the Hub links it.
 NEWSGROUPS_HUB_ID = "SetFit/20_newsgroups"
 # Set from the tokenizer, never by hand: a mismatch would index outside the embedding.
 TOKENIZER_OWNED_CONFIG_KEYS = ("vocab_size", "pad_token_id")
@@ -161,13 +161,15 @@ class DataArguments:
                 raise UsageError(f"--{option} must be ≥ 1, got {value}")
 
     @property
+    def is_newsgroups(self) -> bool:
+        return not (self.dataset_name or self.train_file)
+
+    @property
     def source(self) -> str:
         """A short human-readable name of the data, for logs and the model card."""
-        if self.dataset_name:
-            return self.dataset_name
-        if self.train_file:
-            return Path(self.train_file).name
-        return "20 Newsgroups"
+        if self.is_newsgroups:
+            return "20 Newsgroups"
+        return self.dataset_name or Path(self.train_file).name
 
 
 def _keep(name: str, default):
@@ -197,6 +199,8 @@ class SeqModelsTrainingArguments(HfTrainingArguments):
     load_best_model_at_end: bool = _keep("load_best_model_at_end", True)
     metric_for_best_model: str | None = _keep("metric_for_best_model", "macro_f1")
     train_sampling_strategy: str = _keep("train_sampling_strategy", "group_by_length")
+    # Pinned memory only helps copies to an accelerator; without one, torch warns at every evaluation.
+    dataloader_pin_memory: bool = _keep("dataloader_pin_memory", torch.accelerator.is_available())
     early_stopping_patience: int = field(
         default=2,
         metadata={"help": "Stop after this many evaluations without a better metric_for_best_model; 0: never."},
@@ -306,7 +310,7 @@ def _convert(key: str, text: str, default):
 def load_data(data_args: DataArguments) -> datasets.DatasetDict:
     """The `train` / `validation` / `test` splits (`text`, `label: ClassLabel`) that `data_args` describe."""
     try:
-        if data_args.dataset_name or data_args.train_file:
+        if not data_args.is_newsgroups:
             splits = load_text_dataset(
                 train_file=data_args.train_file,
                 validation_file=data_args.validation_file,
@@ -651,36 +655,8 @@ def build_model_card(summary, model, tokenizer, raw, model_args, data_args, trai
     """README.md for the folder and the Hub: metadata (task, data, results) and how the model was made."""
     architecture = summary["architecture"]
     model_name = training_args.hub_model_id or Path(training_args.output_dir).name
-    dataset_id = NEWSGROUPS_HUB_ID if data_args.source == "20 Newsgroups" else (data_args.dataset_name or "local")
     dataset_title = _dataset_title(data_args)
-    eval_results = [
-        EvalResult(
-            task_type="text-classification",
-            task_name="Text Classification",
-            dataset_type=dataset_id,
-            dataset_name=dataset_title,
-            dataset_split=split,
-            metric_type=metric_type,
-            metric_name=metric_name,
-            metric_value=round(summary[split][metric], 4),
-            metric_args=args,
-        )
-        for split in ("validation", "test")
-        for metric, metric_type, metric_name, args in (
-            ("accuracy", "accuracy", "Accuracy", None),
-            ("macro_f1", "f1", "Macro F1", {"average": "macro"}),
-        )
-    ]
-    card_data = ModelCardData(
-        language="en",
-        library_name="transformers",
-        pipeline_tag="text-classification",
-        tags=["text-classification", "hf-seqmodels", architecture],
-        datasets=[dataset_id] if dataset_id != "local" else None,
-        metrics=["accuracy", "f1"],
-        model_name=model_name,
-        eval_results=eval_results,
-    )
+    card_data = _card_metadata(summary, model_name, data_args)
     repo = training_args.hub_model_id or "path/to/this/folder"
     config = model.config
     label_names = raw["train"].features["label"].names
@@ -774,8 +750,41 @@ Labels: {", ".join(f"`{name}`" for name in label_names)}.
     return ModelCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
 
 
+def _card_metadata(summary: dict, model_name: str, data_args: DataArguments) -> ModelCardData:
+    """The card's YAML header: task, library, data set and a `model-index` of validation and test results."""
+    dataset_id = NEWSGROUPS_HUB_ID if data_args.is_newsgroups else (data_args.dataset_name or "local files")
+    eval_results = [
+        EvalResult(
+            task_type="text-classification",
+            task_name="Text Classification",
+            dataset_type=dataset_id,
+            dataset_name=_dataset_title(data_args),
+            dataset_split=split,
+            metric_type=metric_type,
+            metric_name=metric_name,
+            metric_value=round(summary[split][metric], 4),
+            metric_args=args,
+        )
+        for split in ("validation", "test")
+        for metric, metric_type, metric_name, args in (
+            ("accuracy", "accuracy", "Accuracy", None),
+            ("macro_f1", "f1", "Macro F1", {"average": "macro"}),
+        )
+    ]
+    return ModelCardData(
+        language="en" if data_args.is_newsgroups else None,
+        library_name="transformers",
+        pipeline_tag="text-classification",
+        tags=["text-classification", "hf-seqmodels", summary["architecture"]],
+        datasets=[data_args.dataset_name or NEWSGROUPS_HUB_ID] if not data_args.train_file else None,
+        metrics=["accuracy", "f1"],
+        model_name=model_name,
+        eval_results=eval_results,
+    )
+
+
 def _dataset_title(data_args: DataArguments) -> str:
-    if data_args.source != "20 Newsgroups":
+    if not data_args.is_newsgroups:
         return data_args.source
     removed = _comma_list(data_args.remove)
     return f"20 Newsgroups ({data_args.protocol} split" + (f", {'/'.join(removed)} removed)" if removed else ")")
@@ -783,7 +792,7 @@ def _dataset_title(data_args: DataArguments) -> str:
 
 def _data_description(data_args: DataArguments, raw) -> str:
     sizes = ", ".join(f"{split} {len(raw[split]):,}" for split in raw)
-    if data_args.source != "20 Newsgroups":
+    if not data_args.is_newsgroups:
         return f"`{data_args.source}` (text column `{data_args.text_column}`, label column `{data_args.label_column}`): {sizes}."
     protocol = {
         "bydate": "the standard bydate train / test split, validation carved from train (stratified, seed "
@@ -826,7 +835,11 @@ def evaluate_folder(
     output_dir = Path(output_dir or model_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     args = HfTrainingArguments(
-        output_dir=str(output_dir), per_device_eval_batch_size=batch_size, report_to=[], save_strategy="no"
+        output_dir=str(output_dir),
+        per_device_eval_batch_size=batch_size,
+        report_to=[],
+        save_strategy="no",
+        dataloader_pin_memory=torch.accelerator.is_available(),
     )
     trainer = Trainer(
         model=model,
