@@ -55,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 # A Hub copy of the corpus `fetch_20newsgroups` downloads, named in the model card's metadata so the Hub links it.
 NEWSGROUPS_HUB_ID = "SetFit/20_newsgroups"
+# The ready config files, one per architecture; installed with the package.
+CONFIG_DIR = Path(__file__).with_name("configs")
 # Set from the tokenizer, never by hand: a mismatch would index outside the embedding.
 TOKENIZER_OWNED_CONFIG_KEYS = ("vocab_size", "pad_token_id")
 
@@ -87,7 +89,7 @@ class ModelArguments:
     max_length: int = field(default=256, metadata={"help": "Texts are truncated to this many tokens."})
     min_df: float = field(
         default=2,
-        metadata={"help": "Words in fewer training texts are left out: a count if ≥ 1, else a fraction of the texts."},
+        metadata={"help": "Words in fewer training texts are left out: a count if ≥ 1, else a fraction."},
     )
 
     def __post_init__(self):
@@ -117,7 +119,9 @@ class DataArguments:
     validation_file: str | None = field(
         default=None, metadata={"help": "Validation data (default: carved from the training data)."}
     )
-    test_file: str | None = field(default=None, metadata={"help": "Test data (default: carved from the training data)."})
+    test_file: str | None = field(
+        default=None, metadata={"help": "Test data (default: carved from the training data)."}
+    )
     text_column: str = field(default="text", metadata={"help": "Column holding the text (files, Hub data sets)."})
     label_column: str = field(default="label", metadata={"help": "Column holding the label (files, Hub data sets)."})
     protocol: Literal["bydate", "seed"] = field(
@@ -131,7 +135,8 @@ class DataArguments:
         default=None, metadata={"help": "20 Newsgroups groups to keep, comma-separated (default: all 20)."}
     )
     data_home: str | None = field(
-        default=None, metadata={"help": "scikit-learn data folder (default: $SCIKIT_LEARN_DATA or ~/scikit_learn_data)."}
+        default=None,
+        metadata={"help": "scikit-learn data folder (default: $SCIKIT_LEARN_DATA or ~/scikit_learn_data)."},
     )
     validation_size: float = field(
         default=0.1, metadata={"help": "Fraction of the training data carved off as validation when none is given."}
@@ -139,7 +144,9 @@ class DataArguments:
     test_size: float = field(
         default=0.1, metadata={"help": "Fraction of the training data carved off as test when none is given (files)."}
     )
-    split_seed: int = field(default=42, metadata={"help": "Seed of the carved splits and of the --max_*_samples slices."})
+    split_seed: int = field(
+        default=42, metadata={"help": "Seed of the carved splits and of the --max_*_samples slices."}
+    )
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Train on a seeded, stratified sample of this many examples."}
     )
@@ -208,7 +215,8 @@ class SeqModelsTrainingArguments(HfTrainingArguments):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.early_stopping_patience and (self.eval_strategy == IntervalStrategy.NO or not self.metric_for_best_model):
+        evaluates = self.eval_strategy != IntervalStrategy.NO and self.metric_for_best_model
+        if self.early_stopping_patience and not evaluates:
             raise UsageError(
                 f"--early_stopping_patience {self.early_stopping_patience} needs --eval_strategy epoch or steps "
                 "and a --metric_for_best_model; pass --early_stopping_patience 0 to train without it"
@@ -222,13 +230,25 @@ def parse_args(argv: list[str] | None = None, prog: str | None = None):
     """Command line -> (ModelArguments, DataArguments, SeqModelsTrainingArguments).
 
     As in transformers' example scripts, a first argument ending in `.json` is a config file: one flat
-    dict of argument names. Unlike them, options after it override the file's values, e.g.
-    `configs/gru.json --num_train_epochs 1`.
+    dict of argument names (a path, or the name of one shipped in `hf_seqmodels/configs`, e.g.
+    `gru.json`). Unlike them, options after it override the file's values, e.g.
+    `gru.json --num_train_epochs 1`.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    config_file = argv.pop(0) if argv and argv[0].endswith(".json") else None
+    config_file = find_config_file(argv.pop(0)) if argv and argv[0].endswith(".json") else None
     usage = "%(prog)s [CONFIG.json] [--option value ...]  (options after CONFIG.json override its values)"
     return parse_arguments(ARGUMENT_CLASSES, argv, prog=prog, defaults_file=config_file, usage=usage)
+
+
+def find_config_file(path: str) -> Path:
+    """A config file as given, or else the one of that name shipped with the package (`gru.json`)."""
+    if Path(path).is_file():
+        return Path(path)
+    shipped = CONFIG_DIR / Path(path).name
+    if shipped.is_file():
+        return shipped
+    names = ", ".join(sorted(config.name for config in CONFIG_DIR.glob("*.json")))
+    raise UsageError(f"config file {path!r}: no such file, nor one shipped with hf_seqmodels ({names})")
 
 
 def parse_arguments(argument_classes, argv: list[str], prog: str | None = None, defaults_file=None, usage=None):
@@ -265,7 +285,7 @@ def read_json_args(path, argument_classes) -> dict:
 
 
 def parse_config_overrides(overrides: str | None, config_class) -> dict:
-    """`"hidden_size=256,pooling=mean"` -> `{"hidden_size": 256, "pooling": "mean"}`, typed like the config's defaults."""
+    """`"hidden_size=256,pooling=mean"` -> `{"hidden_size": 256, "pooling": "mean"}`, typed like the config."""
     if not overrides:
         return {}
     valid = [name for name in own_config_fields(config_class) if name not in TOKENIZER_OWNED_CONFIG_KEYS]
@@ -349,7 +369,7 @@ def _comma_list(text: str | None) -> list[str]:
 
 
 def sample(dataset: datasets.Dataset, limit: int | None, seed: int) -> datasets.Dataset:
-    """A seeded sample of `limit` examples with the class proportions of `dataset` (every class, where `limit` allows)."""
+    """A seeded sample of `limit` examples in the class proportions of `dataset` (every class, where it can)."""
     if limit is None or limit >= len(dataset):
         return dataset
     try:
@@ -359,7 +379,7 @@ def sample(dataset: datasets.Dataset, limit: int | None, seed: int) -> datasets.
 
 
 def build_tokenizer(model_args: ModelArguments, train_texts, start_from: str | None):
-    """A saved model keeps its tokenizer (its embedding rows are tied to the ids); a new one learns from `train_texts`."""
+    """A saved model keeps its tokenizer (its embedding rows belong to its ids); a new one learns `train_texts`."""
     if start_from is not None:
         try:
             tokenizer = AutoTokenizer.from_pretrained(start_from)
@@ -793,7 +813,8 @@ def _dataset_title(data_args: DataArguments) -> str:
 def _data_description(data_args: DataArguments, raw) -> str:
     sizes = ", ".join(f"{split} {len(raw[split]):,}" for split in raw)
     if not data_args.is_newsgroups:
-        return f"`{data_args.source}` (text column `{data_args.text_column}`, label column `{data_args.label_column}`): {sizes}."
+        columns = f"text column `{data_args.text_column}`, label column `{data_args.label_column}`"
+        return f"`{data_args.source}` ({columns}): {sizes}."
     protocol = {
         "bydate": "the standard bydate train / test split, validation carved from train (stratified, seed "
         f"{data_args.split_seed})",

@@ -20,7 +20,9 @@ def model_dir(newsgroups_home, tmp_path_factory):
     """A tiny GRU trained on three groups; returns (folder, training summary)."""
     folder = tmp_path_factory.mktemp("cli") / "gru"
     summary = train(
-        ModelArguments(architecture="gru", config_overrides="embedding_size=16,hidden_size=16", vocab_size=800, max_length=32),
+        ModelArguments(
+            architecture="gru", config_overrides="embedding_size=16,hidden_size=16", vocab_size=800, max_length=32
+        ),
         DataArguments(categories=",".join(GROUPS), max_train_samples=90, max_eval_samples=30, max_test_samples=30),
         SeqModelsTrainingArguments(output_dir=str(folder), num_train_epochs=1, disable_tqdm=True),
     )
@@ -121,10 +123,13 @@ def csv_file(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "argv,words",
     [
-        (["train", "--architecture", "gru", "--train_file", "missing.csv"], ["--train_file", "missing.csv", "no such file"]),
+        (
+            ["train", "--architecture", "gru", "--train_file", "missing.csv"],
+            ["--train_file", "missing.csv", "no such file"],
+        ),
         (["train", "--architecture", "gru", "--config_overrides", "hidden=3"], ["hidden", "hidden_size", "valid keys"]),
         (["train", "--num_train_epochs", "1"], ["--architecture", "gru", "transformer"]),
-        (["train", "missing.json"], ["missing.json", "no such file"]),
+        (["train", "missing.json"], ["missing.json", "no such file", "gru.json", "transformer.json"]),
         (["train", "--architecture", "gru", "--protocol", "bydate", "--bogus", "1"], ["--bogus"]),
         (  # transformers' own check, whose message spans lines
             ["train", "--architecture", "gru", "--eval_strategy", "no"],
@@ -139,7 +144,7 @@ def csv_file(tmp_path, monkeypatch):
         (["predict", "no/such/folder", "text"], ["no/such/folder"]),
     ],
 )
-def test_user_mistakes_give_one_line_and_exit_code_2(argv, words, capsys, tmp_path, monkeypatch):
+def test_user_mistakes_give_one_line_and_exit_code_2(argv, words, capsys, tmp_path, monkeypatch, newsgroups_home):
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, *argv)
     assert code == 2

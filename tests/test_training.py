@@ -312,6 +312,12 @@ def test_command_line_overrides_config_file():
     assert model_args.vocab_size == config["vocab_size"]
 
 
+def test_shipped_config_files_are_found_by_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # as an installed command is run: no checkout around
+    model_args, _, _ = parse_args(["transformer.json", "--max_length", "128"])
+    assert model_args.architecture == "transformer" and model_args.max_length == 128
+
+
 def test_defaults_suit_training_from_scratch():
     _, _, training_args = parse_args(["--architecture", "gru"])
     assert training_args.eval_strategy == "epoch" and training_args.save_strategy == "epoch"
@@ -327,7 +333,8 @@ def test_unknown_key_in_config_file_is_named(tmp_path):
 
 
 def test_config_overrides_are_typed_like_the_config():
-    overrides = parse_config_overrides("hidden_size=64, bidirectional=false,pooling=mean,embedding_dropout=0.5", GRUConfig)
+    text = "hidden_size=64, bidirectional=false,pooling=mean,embedding_dropout=0.5"
+    overrides = parse_config_overrides(text, GRUConfig)
     assert overrides == {"hidden_size": 64, "bidirectional": False, "pooling": "mean", "embedding_dropout": 0.5}
     assert type(overrides["embedding_dropout"]) is float
 
@@ -418,11 +425,19 @@ def sms_csv(tmp_path):
 def test_csv_data_set_trains(sms_csv, tmp_path):
     summary = train(
         ModelArguments(
-            architecture="gru", config_overrides="embedding_size=32,hidden_size=16", vocab_size=1000, max_length=32, min_df=1
+            architecture="gru",
+            config_overrides="embedding_size=32,hidden_size=16",
+            vocab_size=1000,
+            max_length=32,
+            min_df=1,
         ),
         DataArguments(train_file=str(sms_csv), text_column="message", label_column="category"),
         quiet_training_args(
-            tmp_path / "sms", num_train_epochs=3, learning_rate=2e-2, per_device_train_batch_size=16, optim="adamw_torch"
+            tmp_path / "sms",
+            num_train_epochs=3,
+            learning_rate=2e-2,
+            per_device_train_batch_size=16,
+            optim="adamw_torch",
         ),
     )
     config = AutoConfig.from_pretrained(tmp_path / "sms")
@@ -436,7 +451,9 @@ def test_csv_data_set_trains(sms_csv, tmp_path):
 
 def test_resume_from_checkpoint_continues(newsgroups_home, tmp_path):
     model_args = ModelArguments(architecture="rnn", config_overrides=TINY["rnn"], vocab_size=1000, max_length=16)
-    data_args = DataArguments(categories="sci.space,rec.autos", max_train_samples=64, max_eval_samples=20, max_test_samples=20)
+    data_args = DataArguments(
+        categories="sci.space,rec.autos", max_train_samples=64, max_eval_samples=20, max_test_samples=20
+    )
     first = train(model_args, data_args, quiet_training_args(tmp_path, num_train_epochs=1))
     steps = first["global_step"]
     assert (tmp_path / f"checkpoint-{steps}").is_dir()
