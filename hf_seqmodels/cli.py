@@ -6,6 +6,8 @@ user's mistake (`UsageError`) into one line on stderr and exit code 2.
     hf-seqmodels train [CONFIG.json] [--option value ...]     (the same as scripts/train.py)
     hf-seqmodels evaluate MODEL_DIR [--split test] [data options as for train]
     hf-seqmodels predict MODEL_DIR [TEXT ...] [--file PATH] [--json]
+    hf-seqmodels compare [--protocol bydate|seed] [--models rnn,gru] [--quick] [training options]
+    hf-seqmodels benchmark [--quick] [--output benchmark_results.json] [--threads N] [--scaling]
 """
 
 import argparse
@@ -14,7 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, benchmark, compare
 from .training import DataArguments, UsageError, evaluate_folder, parse_args, parse_arguments, predict, train
 
 PROG = "hf-seqmodels"
@@ -33,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         add_help=False,
         help="train one model: [CONFIG.json] [--architecture gru] [--output_dir DIR] ... (train --help lists all)",
+    )
+
+    commands.add_parser(
+        "compare",
+        add_help=False,
+        help="train the four architectures and the TF-IDF baselines side by side (compare --help lists all)",
     )
 
     evaluate = commands.add_parser(
@@ -57,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict_parser.add_argument("--json", action="store_true", help="print one JSON object a line")
     predict_parser.add_argument("--batch_size", type=int, default=64)
     predict_parser.set_defaults(handler=run_predict)
+
+    benchmark_parser = commands.add_parser(
+        "benchmark",
+        help="training and inference speed of the four models beside textbook PyTorch and BERT (--quick: 2 minutes)",
+    )
+    benchmark.add_arguments(benchmark_parser)
+    benchmark_parser.set_defaults(handler=lambda args, rest: benchmark.run_from_args(args))
     return parser
 
 
@@ -116,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
             # HfArgumentParser owns every argument of `train` (a leading CONFIG.json, hundreds of
             # TrainingArguments); an argparse subparser would not pass them through untouched.
             return run_train(argv[1:])
+        if command == "compare":
+            # Options compare does not know go to every training run, so HfArgumentParser parses them too.
+            return compare.main(argv[1:], prog=f"{PROG} compare")
         args, rest = parser.parse_known_args(argv)
         if args.command is None:
             parser.print_help()

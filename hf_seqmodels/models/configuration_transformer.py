@@ -32,8 +32,9 @@ class TransformerConfig(PreTrainedConfig):
             Activation of the feed-forward layer: `"gelu"` or `"relu"`.
         max_position_embeddings (`int`, *optional*, defaults to 512):
             Longest input (in tokens, the model's own [CLS] not counted) the positions cover.
-        position_embedding_type (`str`, *optional*, defaults to `"sinusoidal"`):
-            `"sinusoidal"` (fixed, rebuilt on load) or `"learned"`.
+        position_embedding_type (`str`, *optional*, defaults to `"learned"`):
+            `"learned"` or `"sinusoidal"` (fixed, rebuilt on load; token embeddings are then scaled by
+            `sqrt(hidden_size)` as in the original Transformer).
         pooling (`str`, *optional*, defaults to `"mean"`):
             `"cls"` (a learned token the model puts in front of every input), `"mean"` or `"max"` over
             the real tokens.
@@ -62,7 +63,7 @@ class TransformerConfig(PreTrainedConfig):
     intermediate_size: int = 256
     hidden_act: str = "gelu"
     max_position_embeddings: int = 512
-    position_embedding_type: str = "sinusoidal"
+    position_embedding_type: str = "learned"
     pooling: str = "mean"
     embedding_dropout: float | int = 0.1
     hidden_dropout: float | int = 0.1

@@ -76,6 +76,10 @@ class TransformerEmbeddings(nn.Module):
                 f"{self.config.max_position_embeddings}; truncate it in the tokenizer (truncation=True)."
             )
         tokens = self.token_embeddings(input_ids)
+        if self.config.position_embedding_type == "sinusoidal":
+            # As in Vaswani et al.: the fixed table has unit-scale entries, and small initial token
+            # embeddings would drown in it (measured: a model that stays at chance for two epochs).
+            tokens = tokens * self.config.hidden_size**0.5
         tokens = torch.cat([self.cls_embedding.expand(tokens.shape[0], -1, -1), tokens], dim=1)
         # Counting real tokens (not columns) makes positions right for left-padded batches too.
         position_ids = torch.cat([mask.new_zeros(mask.shape[0], 1, dtype=torch.long), mask.long().cumsum(dim=1)], dim=1)

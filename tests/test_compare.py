@@ -1,0 +1,90 @@
+"""`hf-seqmodels compare --quick` end to end on the real 20 Newsgroups: every output file is written and the
+report says what results.json says."""
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from transformers import AutoModelForSequenceClassification
+
+from conftest import REPO_ROOT
+from hf_seqmodels.compare import CompareArguments, render_report
+from hf_seqmodels.training import UsageError
+
+# Smaller still than --quick, to keep the suite short; the preset itself is what runs.
+SMALLER = ["--max_train_samples", "400", "--max_eval_samples", "100", "--max_test_samples", "200", "--max_length", "48"]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory, newsgroups_home):
+    output_dir = tmp_path_factory.mktemp("compare")
+    command = [sys.executable, str(REPO_ROOT / "scripts" / "compare.py"), "--quick", "--output_dir", str(output_dir), *SMALLER]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return output_dir, json.loads((output_dir / "results.json").read_text()), result.stdout
+
+
+def test_every_output_file_is_written(quick_run):
+    output_dir, results, stdout = quick_run
+    for name in ("report.md", "results.json", "validation_accuracy.png", "accuracy_vs_training_time.png", "confusion_matrix_best.png"):
+        path = output_dir / name
+        assert path.is_file() and path.stat().st_size > 0, name
+        if name.endswith(".png"):
+            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for architecture in ("rnn", "lstm", "gru", "transformer"):
+        folder = output_dir / architecture
+        assert (folder / "README.md").is_file() and (folder / "model.safetensors").is_file()
+        model = AutoModelForSequenceClassification.from_pretrained(folder)
+        assert model.config.model_type == f"seqmodels_{architecture}"
+    assert "| model | test accuracy |" in stdout
+
+
+def test_results_hold_every_model_and_baseline(quick_run):
+    _, results, _ = quick_run
+    names = [row["name"] for row in results["rows"]]
+    assert sorted(names) == sorted(["RNN", "LSTM", "GRU", "Transformer", "TF-IDF + LinearSVC", "TF-IDF + ComplementNB"])
+    assert results["quick"] and results["protocol"] == "bydate" and results["remove"] == ""
+    assert results["split_sizes"] == {"train": 400, "validation": 100, "test": 200}
+    for row in results["rows"]:
+        assert 0.0 <= row["test_accuracy"] <= 1.0 and row["num_parameters"] > 0
+        assert row["train_seconds"] > 0 and row["inference_samples_per_second"] > 0
+        if row["kind"] == "model":
+            assert row["epochs"] == 1 and len(row["history"]) == 1
+            assert row["settings"]["config"]["model_type"] == f"seqmodels_{row['architecture']}"
+    # the baselines see the same tiny slice; on it, they are far from chance (5%)
+    baseline = next(row for row in results["rows"] if row["name"] == "TF-IDF + LinearSVC")
+    assert baseline["test_accuracy"] > 0.3
+
+
+def test_report_figures_match_results_json(quick_run):
+    output_dir, results, _ = quick_run
+    report = (output_dir / "report.md").read_text()
+    table = {}
+    for line in report.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) == 8 and re.fullmatch(r"[01]\.\d{4}", cells[1]):
+            table[cells[0]] = cells
+    assert set(table) == {row["name"] for row in results["rows"]}
+    for row in results["rows"]:
+        cells = table[row["name"]]
+        assert float(cells[1]) == pytest.approx(row["test_accuracy"], abs=5e-5)
+        assert float(cells[2]) == pytest.approx(row["test_macro_f1"], abs=5e-5)
+        assert int(cells[3].replace(",", "")) == row["num_parameters"]
+        assert float(cells[4]) == pytest.approx(row["train_seconds"], abs=0.05)
+        assert float(cells[5]) == pytest.approx(row["train_samples_per_second"], abs=0.05)
+        assert float(cells[6]) == pytest.approx(row["inference_samples_per_second"], abs=0.05)
+    assert report == render_report(results)
+
+
+def test_seed_protocol_removes_headers_footers_quotes_by_default():
+    arguments = CompareArguments(protocol="seed")
+    assert arguments.remove == "headers,footers,quotes" and arguments.output_dir == "outputs/compare-seed"
+    assert CompareArguments().remove == ""
+
+
+@pytest.mark.parametrize("field, value, message", [("protocol", "random", "--protocol"), ("models", "gru,cnn", "cnn")])
+def test_bad_options_are_named(field, value, message):
+    with pytest.raises(UsageError, match=message):
+        CompareArguments(**{field: value})
