@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark_parser = commands.add_parser(
         "benchmark",
         help="training and inference speed of the four models beside textbook PyTorch and BERT (--quick: 2 minutes)",
+        description=benchmark.__doc__.split("\n\n")[0],
     )
     benchmark.add_arguments(benchmark_parser)
     benchmark_parser.set_defaults(handler=lambda args, rest: benchmark.run_from_args(args))
