@@ -10,6 +10,8 @@ import csv
 import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -54,6 +56,10 @@ class CompareArguments:
     quick: bool = field(default=False, metadata={"help": "Smoke check: a small slice and one epoch (about two minutes)."})
     data_home: str | None = field(default=None, metadata={"help": "scikit-learn data folder (default: $SCIKIT_LEARN_DATA)."})
     seed: int = field(default=42, metadata={"help": "Seed of the split, the slices and the training runs."})
+    num_processes: int = field(
+        default=1,
+        metadata={"help": "Train each model across this many processes (GPUs, or CPU processes) via accelerate launch."},
+    )
 
     def __post_init__(self):
         if self.protocol not in DEFAULT_REMOVE:
@@ -63,6 +69,8 @@ class CompareArguments:
             raise training.UsageError(
                 f"--models {self.models!r}: unknown {', '.join(unknown) or 'empty list'}; valid: {', '.join(ARCHITECTURES)}"
             )
+        if self.num_processes < 1:
+            raise training.UsageError(f"--num_processes must be ≥ 1, got {self.num_processes}")
         if self.remove is None:
             self.remove = DEFAULT_REMOVE[self.protocol]
         if self.output_dir is None:
@@ -110,8 +118,12 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
 
     # The models, one after the other, each on the whole machine.
     for architecture in args.model_names:
-        model_args, data_args, training_args = training.parse_args(training_argv(args, architecture, extra))
-        summary = training.train(model_args, data_args, training_args)
+        argv = training_argv(args, architecture, extra)
+        model_args, data_args, training_args = training.parse_args(argv)  # checked here, before any launch
+        if args.num_processes > 1:
+            summary = launch_training(argv, args.num_processes, training_args.output_dir)
+        else:
+            summary = training.train(model_args, data_args, training_args)
         rows.append(model_row(architecture, summary, model_args, training_args))
 
     results = {
@@ -134,6 +146,20 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
     write_plots(results, output_dir, label_names)
     (output_dir / "report.md").write_text(render_report(results))
     return results
+
+
+def launch_training(argv: list[str], num_processes: int, output_dir: str) -> dict:
+    """`hf-seqmodels train ARGV` across `num_processes` processes (DDP), as `accelerate launch` runs it.
+
+    --multi_gpu is the launcher that starts local processes; without a GPU they train on the CPU over
+    gloo. Port 0: a free one, so two comparisons on one machine do not collide.
+    """
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(num_processes),
+        "--num_machines", "1", "--main_process_port", "0", "-m", "hf_seqmodels.cli", "train", *argv,
+    ]  # fmt: skip
+    subprocess.run(command, check=True)
+    return json.loads((Path(output_dir) / "training_summary.json").read_text())
 
 
 # --------------------------------------------------------------------------- baselines

@@ -30,6 +30,7 @@ import datasets
 import numpy as np
 import torch
 from torch.utils.data import SequentialSampler
+from accelerate.utils import broadcast_object_list
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from tqdm.auto import tqdm
 from transformers import (
@@ -44,6 +45,7 @@ from transformers import (
     set_seed,
 )
 from transformers import TrainingArguments as HfTrainingArguments
+from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy, get_last_checkpoint
 
 from .data import load_newsgroups, load_text_dataset
@@ -206,6 +208,9 @@ class SeqModelsTrainingArguments(HfTrainingArguments):
     load_best_model_at_end: bool = _keep("load_best_model_at_end", True)
     metric_for_best_model: str | None = _keep("metric_for_best_model", "macro_f1")
     train_sampling_strategy: str = _keep("train_sampling_strategy", "group_by_length")
+    # transformers turns find_unused_parameters on for every PreTrainedModel, which costs DDP an extra
+    # graph traversal each step; every parameter of our models gets a gradient (tests/test_models.py).
+    ddp_find_unused_parameters: bool | None = _keep("ddp_find_unused_parameters", False)
     # Pinned memory only helps copies to an accelerator; without one, torch warns at every evaluation.
     dataloader_pin_memory: bool = _keep("dataloader_pin_memory", torch.accelerator.is_available())
     early_stopping_patience: int = field(
@@ -214,6 +219,11 @@ class SeqModelsTrainingArguments(HfTrainingArguments):
     )
 
     def __post_init__(self):
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.accelerator.is_available():
+            # Under torchrun / `accelerate launch` on a machine without an accelerator, accelerate starts
+            # the gloo process group only when told the processes are CPU ones; otherwise each process
+            # silently trains alone and they all write the same folder.
+            self.use_cpu = True
         super().__post_init__()
         evaluates = self.eval_strategy != IntervalStrategy.NO and self.metric_for_best_model
         if self.early_stopping_patience and not evaluates:
@@ -493,7 +503,15 @@ class SeqModelsTrainer(Trainer):
         # transformers 5 builds the sampler from the dataset after dropping the columns forward() does
         # not take, our precomputed `length` among them, and group_by_length then re-measures every
         # example; the dataset as given still has it.
-        return super()._get_train_sampler(self.train_dataset)
+        dataset, args = self.train_dataset, self.args
+        lengths_known = args.length_column_name in getattr(dataset, "column_names", ())
+        if args.train_sampling_strategy != "group_by_length" or not lengths_known:
+            return super()._get_train_sampler(dataset)
+        # Grouped by the global batch (per device x processes x accumulation), not transformers' per-device
+        # one: then 2 processes x 4 train on the very batches 1 process x 8 does.
+        global_batch = args.train_batch_size * args.gradient_accumulation_steps * max(1, args.world_size)
+        seed = args.data_seed if args.data_seed is not None else args.seed
+        return EpochSeededLengthGroupedSampler(global_batch, dataset[args.length_column_name], seed=seed)
 
     def _get_eval_sampler(self, eval_dataset):
         # Under group_by_length transformers 5 also reorders evaluation, and predict() then returns
@@ -508,6 +526,26 @@ class SeqModelsTrainer(Trainer):
             return super().create_model_card(**kwargs)
         if self.is_world_process_zero():
             self.model_card.save(os.path.join(self.args.output_dir, "README.md"))
+
+
+class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
+    """`LengthGroupedSampler` whose order depends only on (seed, epoch).
+
+    Under DDP accelerate hands every process the same sampler and gives process `r` batches
+    `r, r + N, ...` of its order, so the order must be the same in every process. transformers'
+    sampler draws from the global torch generator, which dropout also draws from, by amounts that
+    depend on each process's padded batch shapes: from the second epoch on, the processes would
+    disagree and see some examples twice and others never. Trainer calls `set_epoch` before each
+    epoch, which also makes a resumed run see the order it would have seen.
+    """
+
+    def __init__(self, batch_size: int, lengths, seed: int):
+        super().__init__(batch_size, lengths=list(lengths), generator=torch.Generator())
+        self.seed = seed
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.generator.manual_seed(self.seed + epoch)
 
 
 # --------------------------------------------------------------------------- train
@@ -526,8 +564,9 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: S
     checkpoint = resolve_checkpoint(training_args)
     start_from = checkpoint or model_args.model_name_or_path
 
-    # Data
-    raw = load_data(data_args)
+    # Data: the main process reads (and caches, for Hub data sets and files) first, the others then.
+    with training_args.main_process_first(desc="loading data"):
+        raw = load_data(data_args)
     label_names = raw["train"].features["label"].names
     logger.info(
         "%s: %s examples, %d classes",
@@ -537,7 +576,8 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: S
     )
 
     # Tokenizer: fitted on the training split only, so validation and test words stay unseen.
-    tokenizer = build_tokenizer(model_args, raw["train"]["text"], start_from)
+    # Under several processes the main one fits it and sends it to the others, so all read alike.
+    tokenizer = shared(training_args, lambda: build_tokenizer(model_args, raw["train"]["text"], start_from))
 
     # Tokenized datasets: the main process maps first, the others then read its cache.
     with training_args.main_process_first(desc="tokenization"):
@@ -605,6 +645,22 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: S
     if training_args.push_to_hub:
         trainer.push_to_hub(commit_message=f"{architecture} trained on {data_args.source}")
     return summary
+
+
+def shared(training_args, build):
+    """`build()` in the main process, its result pickled to the others (every process when there is one)."""
+    if training_args.world_size <= 1:
+        return build()
+    value = [None]
+    if training_args.process_index == 0:
+        try:
+            value = [build()]
+        except Exception as error:  # sent too: every process then stops with the same message
+            value = [error]
+    broadcast_object_list(value, from_process=0)
+    if isinstance(value[0], Exception):
+        raise value[0]
+    return value[0]
 
 
 def _architecture_name(config) -> str:

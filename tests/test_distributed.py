@@ -1,0 +1,189 @@
+"""The same training script from one process to two: `accelerate launch` and `torchrun` on CPU (gloo).
+
+Each launched run trains a tiny GRU on a slice of 20 Newsgroups for one short epoch with two
+processes of one thread each, so that they fit the two cores of a small machine; the single-process
+run it is compared with is shared by the tests. The accelerate config files for GPUs are only parsed.
+"""
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from conftest import REPO_ROOT
+from hf_seqmodels.compare import CompareArguments, compare
+from hf_seqmodels.training import parse_args, train
+
+ACCELERATE_CONFIGS = REPO_ROOT / "scripts" / "accelerate"
+TRAIN_SCRIPT = REPO_ROOT / "scripts" / "train.py"
+GLOBAL_BATCH = 8
+TRAIN_SAMPLES = 96  # 12 steps of 8
+TEST_SAMPLES = 50  # not a multiple of 2 processes x 8: the last evaluation batch is padded with repeats
+# Dropout off: every process would otherwise draw its own masks, and the runs could not agree.
+NO_DROPOUT = "embedding_size=16,hidden_size=16,embedding_dropout=0,hidden_dropout=0,classifier_dropout=0"
+RUN_ARGS = [
+    "--architecture", "gru", "--config_overrides", NO_DROPOUT,
+    "--max_train_samples", str(TRAIN_SAMPLES), "--max_eval_samples", "40", "--max_test_samples", str(TEST_SAMPLES),
+    "--max_length", "64", "--vocab_size", "1000", "--num_train_epochs", "1", "--seed", "7",
+    "--logging_strategy", "steps", "--logging_steps", "1", "--per_device_eval_batch_size", "8",
+    "--save_strategy", "no", "--load_best_model_at_end", "false", "--early_stopping_patience", "0",
+    "--report_to", "none", "--disable_tqdm", "true",
+]  # fmt: skip
+# Losses of float32 runs that see the same batches but reduce in another order: each process averages
+# its 4 examples and the gradient all-reduce averages the two means, where one process averages 8;
+# each process pads its half-batch to its own longest text; Adam divides by sqrt(v), which magnifies
+# the last-bit differences of small gradient components a little at every step. Measured: 2.4e-7 after
+# 12 steps (a few float32 ulps of a loss near 3). A batch that differs by a single example moves the
+# loss by ~1e-3 or more, so 1e-5 tells "same batches, other rounding" from "other batches".
+LOSS_TOLERANCE = 1e-5
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def worker_env() -> dict:
+    # One thread per process: two processes share two cores. No GPU, even where there is one.
+    return os.environ | {"OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def launch(launcher: list[str], output_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [*launcher, str(TRAIN_SCRIPT), *RUN_ARGS, "--output_dir", str(output_dir), *args],
+        env=worker_env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def accelerate_launch(num_processes: int = 2) -> list[str]:
+    return [
+        sys.executable, "-m", "accelerate.commands.launch",
+        "--config_file", str(ACCELERATE_CONFIGS / "cpu_2proc.yaml"),
+        "--num_processes", str(num_processes), "--main_process_port", str(free_port()),
+    ]  # fmt: skip
+
+
+def torchrun(num_processes: int = 2) -> list[str]:
+    return [
+        sys.executable, "-m", "torch.distributed.run",
+        "--nproc_per_node", str(num_processes), "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
+    ]  # fmt: skip
+
+
+def step_losses(output_dir: Path) -> list[float]:
+    history = json.loads((output_dir / "trainer_state.json").read_text())["log_history"]
+    return [entry["loss"] for entry in history if "loss" in entry]
+
+
+@pytest.fixture(scope="module")
+def single_process_run(newsgroups_home, tmp_path_factory):
+    """The reference: one process, batch 8 (in this process, as `hf-seqmodels train` runs it)."""
+    output_dir = tmp_path_factory.mktemp("single") / "gru"
+    train(*parse_args([*RUN_ARGS, "--output_dir", str(output_dir), "--per_device_train_batch_size", str(GLOBAL_BATCH)]))
+    return output_dir
+
+
+def check_two_process_run(output_dir: Path, reference: Path, result: subprocess.CompletedProcess):
+    """One model folder, written once, that reloads; the same losses and predictions as one process."""
+    # Two processes really trained together: 12 steps of 2 x 4, not 24 steps of 4 each on its own.
+    state = json.loads((output_dir / "trainer_state.json").read_text())
+    assert state["global_step"] == TRAIN_SAMPLES // GLOBAL_BATCH
+    assert "find_unused_parameters" not in result.stderr
+
+    # Exactly one model folder: no per-process copies, no checkpoints.
+    folders = {path.parent for path in output_dir.parent.rglob("config.json")}
+    assert folders == {output_dir}
+    tokenizer = AutoTokenizer.from_pretrained(output_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(output_dir).eval()
+    logits = model(**tokenizer(["The new graphics card renders twice as fast"], return_tensors="pt")).logits
+    assert logits.shape == (1, model.config.num_labels)
+    assert (output_dir / "tokenizer.json").read_text() == (reference / "tokenizer.json").read_text()
+
+    # Same global batches, same losses (see LOSS_TOLERANCE).
+    losses, expected = step_losses(output_dir), step_losses(reference)
+    assert len(losses) == len(expected) == TRAIN_SAMPLES // GLOBAL_BATCH
+    assert max(abs(a - b) for a, b in zip(losses, expected)) <= LOSS_TOLERANCE, (losses, expected)
+
+    # Test predictions gathered from both processes: one row per post, in the split's order, without
+    # the repeats that pad the last batch.
+    rows = list(csv.DictReader((output_dir / "test_predictions.csv").open()))
+    reference_rows = list(csv.DictReader((reference / "test_predictions.csv").open()))
+    assert len(rows) == TEST_SAMPLES
+    assert [row["label"] for row in rows] == [row["label"] for row in reference_rows]
+    assert [row["prediction"] for row in rows] == [row["prediction"] for row in reference_rows]
+    summary = json.loads((output_dir / "training_summary.json").read_text())
+    assert summary["global_step"] == state["global_step"]
+    assert (output_dir / "README.md").read_text().startswith("---\n")
+
+
+def test_accelerate_launch_two_cpu_processes_match_one(single_process_run, tmp_path):
+    output_dir = tmp_path / "gru"
+    result = launch(accelerate_launch(), output_dir, "--per_device_train_batch_size", str(GLOBAL_BATCH // 2))
+    check_two_process_run(output_dir, single_process_run, result)
+
+
+def test_torchrun_two_cpu_processes_match_one(single_process_run, tmp_path):
+    output_dir = tmp_path / "gru"
+    result = launch(torchrun(), output_dir, "--per_device_train_batch_size", str(GLOBAL_BATCH // 2))
+    check_two_process_run(output_dir, single_process_run, result)
+
+
+def test_compare_trains_each_model_across_processes(newsgroups_home, tmp_path, monkeypatch):
+    for variable, value in worker_env().items():
+        monkeypatch.setenv(variable, value)  # the launched processes inherit them
+    output_dir = tmp_path / "compare"
+    args = CompareArguments(models="gru", output_dir=str(output_dir), num_processes=2, seed=7)
+    extra = [*RUN_ARGS[RUN_ARGS.index("--max_train_samples") :], "--per_device_train_batch_size", "4"]
+    results = compare(args, extra)
+    (row,) = [row for row in results["rows"] if row["kind"] == "model"]
+    summary = json.loads((output_dir / "gru" / "training_summary.json").read_text())
+    assert row["test_macro_f1"] == summary["test"]["macro_f1"]
+    assert summary["global_step"] == TRAIN_SAMPLES // GLOBAL_BATCH  # 2 processes x 4 a step
+
+
+@pytest.mark.parametrize("name", ["cpu_2proc", "ddp_multi_gpu", "fsdp", "deepspeed_zero2"])
+def test_accelerate_config_files_are_valid(name, monkeypatch):
+    """Each file goes through what `accelerate launch --config_file` does with it, up to starting processes."""
+    from accelerate.commands.config.config_args import load_config_from_file
+    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+    from accelerate.utils import DeepSpeedPlugin, DistributedType, FullyShardedDataParallelPlugin
+    from accelerate.utils.launch import prepare_deepspeed_cmd_env, prepare_multi_gpu_env
+
+    path = ACCELERATE_CONFIGS / f"{name}.yaml"
+    config = load_config_from_file(str(path))  # rejects unknown top-level keys
+    args, _, _ = _validate_launch_command(launch_command_parser().parse_args(["--config_file", str(path), "x.py"]))
+    assert args.num_processes == 2 and args.num_machines == 1
+    known_options = set(vars(launch_command_parser().parse_args(["x.py"])))
+    for key in [*(config.fsdp_config or {}), *(config.deepspeed_config or {})]:
+        assert key in known_options, f"{name}: {key} is not an accelerate launch option"
+
+    if name in ("cpu_2proc", "ddp_multi_gpu"):
+        assert config.distributed_type == DistributedType.MULTI_GPU  # the type that starts local processes
+        assert config.mixed_precision == ("no" if name == "cpu_2proc" else "bf16")
+    elif name == "fsdp":
+        # The plugin reads the environment the launcher sets, and checks every value.
+        for variable, value in prepare_multi_gpu_env(args).items():
+            monkeypatch.setenv(variable, value)
+        plugin = FullyShardedDataParallelPlugin()
+        assert plugin.fsdp_version == 2 and plugin.auto_wrap_policy is not None
+        assert os.environ["ACCELERATE_MIXED_PRECISION"] == "bf16"
+    else:
+        args.deepspeed_fields_from_accelerate_config = ",".join(config.deepspeed_config)
+        _, env = prepare_deepspeed_cmd_env(args)
+        for variable, value in env.items():
+            monkeypatch.setenv(variable, value)
+        plugin = DeepSpeedPlugin()
+        assert plugin.zero_stage == 2 and plugin.gradient_accumulation_steps == 1
+        assert os.environ["ACCELERATE_MIXED_PRECISION"] == "bf16"
