@@ -22,6 +22,8 @@ import logging
 import os
 import sys
 import time
+import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -32,6 +34,8 @@ import torch
 from torch.utils.data import SequentialSampler
 from accelerate.utils import broadcast_object_list
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub.errors import StrictDataclassError
+from safetensors import SafetensorError, safe_open
 from tqdm.auto import tqdm
 from transformers import (
     AutoConfig,
@@ -46,12 +50,13 @@ from transformers import (
 )
 from transformers import TrainingArguments as HfTrainingArguments
 from transformers.trainer_pt_utils import LengthGroupedSampler
-from transformers.trainer_utils import IntervalStrategy, SaveStrategy, get_last_checkpoint
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, IntervalStrategy, SaveStrategy
 
-from .data import load_newsgroups, load_text_dataset
+from .data import NEWSGROUPS, REMOVABLE, load_newsgroups, load_text_dataset
 from .metrics import classification_report, compute_metrics, plot_confusion_matrix
 from .models import ARCHITECTURES
 from .tokenization import train_tokenizer
+from .validation import check_classes, clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +106,8 @@ class ModelArguments:
             )
         if self.max_length < 1:
             raise UsageError(f"--max_length must be ≥ 1, got {self.max_length}")
+        if self.vocab_size < 3:
+            raise UsageError(f"--vocab_size must be ≥ 3 ([PAD], [UNK] and at least one word), got {self.vocab_size}")
         if self.min_df <= 0:
             raise UsageError(f"--min_df must be a count ≥ 1 or a fraction in (0, 1), got {self.min_df}")
         if self.architecture is not None and self.model_name_or_path is None:
@@ -168,6 +175,17 @@ class DataArguments:
             value = getattr(self, option)
             if value is not None and value < 1:
                 raise UsageError(f"--{option} must be ≥ 1, got {value}")
+        for option in ("validation_size", "test_size"):
+            value = getattr(self, option)
+            if not 0 < value < 1:
+                raise UsageError(f"--{option} must be a fraction strictly between 0 and 1, got {value}")
+        # The 20 Newsgroups names are known in advance: check them before minutes of loading.
+        for option, valid in (("remove", REMOVABLE), ("categories", NEWSGROUPS)):
+            for entry in _comma_list(getattr(self, option)):
+                if entry not in valid:
+                    close = difflib.get_close_matches(entry, valid, n=1)
+                    hint = f" (did you mean {close[0]}?)" if close else ""
+                    raise UsageError(f"--{option}: {entry!r} is not one of {', '.join(valid)}{hint}")
 
     @property
     def is_newsgroups(self) -> bool:
@@ -225,6 +243,20 @@ class SeqModelsTrainingArguments(HfTrainingArguments):
             # silently trains alone and they all write the same folder.
             self.use_cpu = True
         super().__post_init__()
+        # Checked here, not when the optimizer or data loader is built after minutes of data loading.
+        for option, minimum in (
+            ("learning_rate", 0),
+            ("weight_decay", 0),
+            ("per_device_train_batch_size", 1),
+            ("per_device_eval_batch_size", 1),
+            ("gradient_accumulation_steps", 1),
+            ("early_stopping_patience", 0),
+        ):
+            value = getattr(self, option)
+            if value < minimum:
+                raise UsageError(f"--{option} must be ≥ {minimum}, got {value}")
+        if self.max_steps <= 0 and self.num_train_epochs <= 0:
+            raise UsageError(f"--num_train_epochs must be > 0 (or give --max_steps), got {self.num_train_epochs}")
         evaluates = self.eval_strategy != IntervalStrategy.NO and self.metric_for_best_model
         if self.early_stopping_patience and not evaluates:
             raise UsageError(
@@ -391,10 +423,8 @@ def sample(dataset: datasets.Dataset, limit: int | None, seed: int) -> datasets.
 def build_tokenizer(model_args: ModelArguments, train_texts, start_from: str | None):
     """A saved model keeps its tokenizer (its embedding rows belong to its ids); a new one learns `train_texts`."""
     if start_from is not None:
-        try:
+        with loading_errors("--model_name_or_path", start_from):
             tokenizer = AutoTokenizer.from_pretrained(start_from)
-        except (OSError, ValueError) as error:  # no such folder, no such Hub repo, or not a valid repo name
-            raise not_a_model("--model_name_or_path", start_from, error) from error
         tokenizer.model_max_length = model_args.max_length  # saved with the model: predict() truncates alike
         return tokenizer
     min_df = int(model_args.min_df) if model_args.min_df >= 1 else model_args.min_df
@@ -421,7 +451,8 @@ def build_model(model_args: ModelArguments, tokenizer, label_names, start_from: 
     )
     try:
         if start_from is not None:
-            config_class = type(AutoConfig.from_pretrained(start_from))
+            with loading_errors("--model_name_or_path", start_from):
+                config_class = type(AutoConfig.from_pretrained(start_from))
             overrides = parse_config_overrides(model_args.config_overrides, config_class)
             config = AutoConfig.from_pretrained(start_from, **overrides, **labels)
             if model_args.architecture not in (None, _architecture_name(config)):
@@ -430,10 +461,12 @@ def build_model(model_args: ModelArguments, tokenizer, label_names, start_from: 
                     f"model in {start_from!r}; leave --architecture out to continue from it"
                 )
             _check_positions(config, model_args.max_length)
+            check_vocabulary(tokenizer, config, start_from)
             # A different set of labels gets a new classification layer; everything else is kept.
-            return AutoModelForSequenceClassification.from_pretrained(
-                start_from, config=config, ignore_mismatched_sizes=True
-            )
+            with loading_errors("--model_name_or_path", start_from):
+                return AutoModelForSequenceClassification.from_pretrained(
+                    start_from, config=config, ignore_mismatched_sizes=True, use_safetensors=True
+                )
         config_class, _, model_class = ARCHITECTURES[model_args.architecture]
         overrides = parse_config_overrides(model_args.config_overrides, config_class)
         config = config_class(
@@ -463,13 +496,61 @@ def resolve_checkpoint(training_args) -> str | None:
         return None
     if value.lower() in ("last", "true", "yes"):
         folder = training_args.output_dir
-        checkpoint = get_last_checkpoint(folder) if os.path.isdir(folder) else None
-        if checkpoint is None:
+        checkpoints = sorted(
+            (path for path in Path(folder).glob(f"{PREFIX_CHECKPOINT_DIR}-*") if _checkpoint_number(path) is not None),
+            key=_checkpoint_number,
+            reverse=True,
+        ) if os.path.isdir(folder) else []
+        if not checkpoints:
             raise UsageError(f"--resume_from_checkpoint {value}: no checkpoint-* folder in {folder!r}")
-        return checkpoint
-    if not os.path.isfile(os.path.join(value, "trainer_state.json")):
-        raise UsageError(f"--resume_from_checkpoint {value!r}: not a checkpoint folder (no trainer_state.json)")
+        # Trainer writes a checkpoint file by file, in place: a run killed while saving leaves the
+        # newest folder half written. Resume from the newest complete one instead.
+        for checkpoint in checkpoints:
+            problem = checkpoint_problem(checkpoint)
+            if problem is None:
+                return str(checkpoint)
+            logger.warning("skipping incomplete checkpoint %s: %s", checkpoint, problem)
+        raise UsageError(f"--resume_from_checkpoint {value}: no complete checkpoint in {folder!r} ({problem})")
+    if (problem := checkpoint_problem(Path(value))) is not None:
+        raise UsageError(f"--resume_from_checkpoint {value!r}: not a complete checkpoint folder ({problem})")
     return value
+
+
+def _checkpoint_number(path: Path) -> int | None:
+    number = path.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-")
+    return int(number) if number.isdigit() and path.is_dir() else None
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why `folder` is not a checkpoint Trainer can resume from, or None when it is complete.
+
+    Trainer saves the model, optimizer, scheduler and RNG state first and `trainer_state.json` last,
+    so a readable state file for the folder's own step, a readable safetensors header covering the
+    whole file, and intact zip archives (what `torch.save` writes) mean the save finished.
+    """
+    state_file = folder / "trainer_state.json"
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "no trainer_state.json"
+    except (OSError, ValueError) as error:
+        return f"trainer_state.json is unreadable ({_first_line(error)})"
+    number = _checkpoint_number(folder)
+    if number is not None and state.get("global_step") != number:
+        return f"trainer_state.json is for step {state.get('global_step')}, not {number}"
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        return "no model.safetensors"
+    try:
+        with safe_open(weights, framework="pt") as f:
+            f.keys()
+    except (SafetensorError, OSError) as error:
+        return f"model.safetensors is corrupt or truncated ({_first_line(error)})"
+    for name in ("optimizer.pt", "scheduler.pt", "rng_state.pth"):
+        path = folder / name
+        if path.exists() and not zipfile.is_zipfile(path):
+            return f"{name} is truncated"
+    return None
 
 
 # --------------------------------------------------------------------------- Trainer
@@ -567,6 +648,10 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: S
     # Data: the main process reads (and caches, for Hub data sets and files) first, the others then.
     with training_args.main_process_first(desc="loading data"):
         raw = load_data(data_args)
+    try:
+        check_classes(raw["train"], data_args.source)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
     label_names = raw["train"].features["label"].names
     logger.info(
         "%s: %s examples, %d classes",
@@ -889,23 +974,66 @@ def _own_config(config) -> dict:
 
 
 def load_classifier(model_dir: str):
-    """(tokenizer, model in eval mode) from a saved folder or Hub repo, through the Auto classes."""
-    try:
+    """(tokenizer, model in eval mode) from a saved folder or Hub repo, through the Auto classes.
+
+    Weights are read from safetensors only (`use_safetensors=True`): a `pytorch_model.bin` is a pickle,
+    and a folder someone else wrote must not be able to run code when it is loaded.
+    """
+    with loading_errors("MODEL_DIR", model_dir):
+        config = AutoConfig.from_pretrained(model_dir)
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        model = AutoModelForSequenceClassification.from_pretrained(model_dir)
-    except (OSError, ValueError) as error:  # no such folder, no such Hub repo, or not a valid repo name
-        raise not_a_model("MODEL_DIR", model_dir, error) from error
+        check_vocabulary(tokenizer, config, model_dir)
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir, config=config, use_safetensors=True)
     return tokenizer, model.eval()
 
 
+@contextmanager
+def loading_errors(option: str, path: str):
+    """Turn what a broken, foreign or missing folder raises while loading into one `UsageError` naming it."""
+    if os.path.isdir(path) and not os.path.isfile(os.path.join(path, "config.json")):
+        raise UsageError(f"{option} {path!r}: not a saved model folder (it has no config.json)")
+    try:
+        yield
+    except UsageError:
+        raise
+    except SafetensorError as error:
+        raise UsageError(
+            f"{option} {path!r}: model.safetensors is corrupt or truncated ({_first_line(error)})"
+        ) from error
+    except StrictDataclassError as error:  # a config.json field of the wrong type; the message names it
+        raise UsageError(f"{option} {path!r}: config.json is invalid: {_one_line(error)}") from error
+    except (OSError, ValueError) as error:  # no such folder or repo, no weights, unreadable JSON, unknown type
+        raise not_a_model(option, path, error) from error
+
+
 def not_a_model(option: str, path: str, error: Exception) -> UsageError:
-    return UsageError(f"{option} {path!r}: not a saved model folder or Hub repo ({str(error).splitlines()[0]})")
+    return UsageError(f"{option} {path!r}: not a saved model folder or Hub repo ({_first_line(error)})")
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+
+
+def check_vocabulary(tokenizer, config, path: str) -> None:
+    """Refuse a tokenizer that can produce ids the model's embedding has no row for."""
+    largest = max(tokenizer.get_vocab().values())
+    vocab_size = getattr(config, "vocab_size", None)
+    if vocab_size is not None and largest >= vocab_size:
+        raise UsageError(
+            f"{path!r}: the tokenizer's ids go up to {largest}, but the model's vocab_size is {vocab_size}; "
+            "the tokenizer files do not belong to this model (ids must be < vocab_size)"
+        )
 
 
 def evaluate_folder(
     model_dir: str, data_args: DataArguments, split: str = "test", output_dir: str | None = None, batch_size: int = 128
 ) -> dict:
     """Accuracy, macro-F1 and loss of a saved model on one split; writes its report and confusion matrix."""
+    _check_batch_size(batch_size)
     tokenizer, model = load_classifier(model_dir)
     dataset = align_labels(load_data(data_args)[split], model.config.id2label)
     tokenized = tokenize(datasets.DatasetDict({split: dataset}), tokenizer, tokenizer.model_max_length)[split]
@@ -933,6 +1061,11 @@ def evaluate_folder(
     return metrics
 
 
+def _check_batch_size(batch_size: int) -> None:
+    if batch_size < 1:
+        raise UsageError(f"--batch_size must be ≥ 1, got {batch_size}")
+
+
 def align_labels(dataset: datasets.Dataset, id2label: dict) -> datasets.Dataset:
     """Renumber the data's labels to the model's ids, matching them by name."""
     names = dataset.features["label"].names
@@ -953,13 +1086,21 @@ def align_labels(dataset: datasets.Dataset, id2label: dict) -> datasets.Dataset:
 
 
 def predict(model_dir: str, texts: list[str], batch_size: int = 64) -> list[dict]:
-    """`{"label", "score", "text"}` for each text: the most probable class and its probability."""
+    """`{"label", "score", "text"}` for each text: the most probable class and its probability.
+
+    Texts are truncated to the tokenizer's `model_max_length`, so a document of any size costs one
+    tokenizer pass; lone surrogates are replaced with U+FFFD (`validation.clean_text`).
+    """
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise UsageError(f"texts[{index}] is {type(text).__name__} {text!r}, not a string")
+    _check_batch_size(batch_size)
     tokenizer, model = load_classifier(model_dir)
     results = []
     batches = range(0, len(texts), batch_size)
     for start in tqdm(batches, desc="Predicting", unit="batch", disable=len(batches) < 2):
         chunk = texts[start : start + batch_size]
-        inputs = tokenizer(chunk, truncation=True, padding=True, return_tensors="pt")
+        inputs = tokenizer([clean_text(text) for text in chunk], truncation=True, padding=True, return_tensors="pt")
         with torch.inference_mode():
             probabilities = model(**inputs).logits.float().softmax(dim=-1)
         scores, indices = probabilities.max(dim=-1)
