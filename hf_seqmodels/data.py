@@ -22,6 +22,8 @@ from pathlib import Path
 import datasets
 from sklearn.datasets import fetch_20newsgroups
 
+from .validation import check_label_column, check_text_column, check_utf8
+
 PROTOCOLS = ("bydate", "seed")
 REMOVABLE = ("headers", "footers", "quotes")
 # scikit-learn's label order (alphabetical); listed here so bad arguments fail before any loading.
@@ -146,8 +148,20 @@ def load_text_dataset(
             raise ValueError(
                 f"data files {list(files.values())} must share one extension among {list(FILE_BUILDERS)}"
             )
-        raw = datasets.load_dataset(FILE_BUILDERS[suffixes.pop()], data_files=files)
-        sources = files
+        builder = FILE_BUILDERS[suffixes.pop()]
+        if builder != "parquet":  # a binary format; its strings are checked by pyarrow
+            for path in files.values():
+                check_utf8(path)
+        try:
+            raw = datasets.load_dataset(builder, data_files=files)
+        except datasets.exceptions.DatasetGenerationError as error:
+            # The message says only "An error occurred while generating the dataset"; the cause says what.
+            cause = error.__cause__ or error
+            raise ValueError(
+                f"data files {list(files.values())} could not be read as {builder}: "
+                f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
+            ) from error
+        sources = {split: repr(path) for split, path in files.items()}
     else:
         raise ValueError("give either train_file=<path> or dataset_name=<Hub data set>")
 
@@ -162,6 +176,9 @@ def load_text_dataset(
                 )
         # Select first, rename second: an unused column may already be called "text" or "label".
         dataset = raw[split].select_columns([text_column, label_column])
+        # Row indices in errors are those of the file or split as given: checked before any carving.
+        dataset = check_text_column(dataset, text_column, sources[split])
+        check_label_column(dataset, label_column, sources[split])
         splits[split] = dataset.rename_columns({text_column: "text", label_column: "label"})
     splits = _to_class_label(datasets.DatasetDict(splits), label_column, sources)
 
