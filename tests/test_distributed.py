@@ -23,14 +23,17 @@ from hf_seqmodels.training import parse_args, train
 ACCELERATE_CONFIGS = REPO_ROOT / "scripts" / "accelerate"
 TRAIN_SCRIPT = REPO_ROOT / "scripts" / "train.py"
 GLOBAL_BATCH = 8
-TRAIN_SAMPLES = 96  # 12 steps of 8
+# More than 50 per-device batches: transformers' length grouping sorts within groups of 50 batches, so
+# grouping by the per-device batch (4) instead of the global one (8) would give other batches.
+TRAIN_SAMPLES = 240
+STEPS = 12
 TEST_SAMPLES = 50  # not a multiple of 2 processes x 8: the last evaluation batch is padded with repeats
 # Dropout off: every process would otherwise draw its own masks, and the runs could not agree.
 NO_DROPOUT = "embedding_size=16,hidden_size=16,embedding_dropout=0,hidden_dropout=0,classifier_dropout=0"
 RUN_ARGS = [
     "--architecture", "gru", "--config_overrides", NO_DROPOUT,
     "--max_train_samples", str(TRAIN_SAMPLES), "--max_eval_samples", "40", "--max_test_samples", str(TEST_SAMPLES),
-    "--max_length", "64", "--vocab_size", "1000", "--num_train_epochs", "1", "--seed", "7",
+    "--max_length", "64", "--vocab_size", "1000", "--max_steps", str(STEPS), "--seed", "7",
     "--logging_strategy", "steps", "--logging_steps", "1", "--per_device_eval_batch_size", "8",
     "--save_strategy", "no", "--load_best_model_at_end", "false", "--early_stopping_patience", "0",
     "--report_to", "none", "--disable_tqdm", "true",
@@ -38,8 +41,8 @@ RUN_ARGS = [
 # Losses of float32 runs that see the same batches but reduce in another order: each process averages
 # its 4 examples and the gradient all-reduce averages the two means, where one process averages 8;
 # each process pads its half-batch to its own longest text; Adam divides by sqrt(v), which magnifies
-# the last-bit differences of small gradient components a little at every step. Measured: 2.4e-7 after
-# 12 steps (a few float32 ulps of a loss near 3). A batch that differs by a single example moves the
+# the last-bit differences of small gradient components a little at every step. Measured: at most
+# 4.8e-7 over the 12 steps (two float32 ulps of a loss near 3). A batch that differs by a single example moves the
 # loss by ~1e-3 or more, so 1e-5 tells "same batches, other rounding" from "other batches".
 LOSS_TOLERANCE = 1e-5
 
@@ -97,9 +100,10 @@ def single_process_run(newsgroups_home, tmp_path_factory):
 
 def check_two_process_run(output_dir: Path, reference: Path, result: subprocess.CompletedProcess):
     """One model folder, written once, that reloads; the same losses and predictions as one process."""
-    # Two processes really trained together: 12 steps of 2 x 4, not 24 steps of 4 each on its own.
+    # The two processes trained together, 2 x 4 a step: each on its own would be at epoch 0.2.
     state = json.loads((output_dir / "trainer_state.json").read_text())
-    assert state["global_step"] == TRAIN_SAMPLES // GLOBAL_BATCH
+    assert state["global_step"] == STEPS
+    assert state["epoch"] == pytest.approx(STEPS * GLOBAL_BATCH / TRAIN_SAMPLES)
     assert "find_unused_parameters" not in result.stderr
 
     # Exactly one model folder: no per-process copies, no checkpoints.
@@ -113,7 +117,7 @@ def check_two_process_run(output_dir: Path, reference: Path, result: subprocess.
 
     # Same global batches, same losses (see LOSS_TOLERANCE).
     losses, expected = step_losses(output_dir), step_losses(reference)
-    assert len(losses) == len(expected) == TRAIN_SAMPLES // GLOBAL_BATCH
+    assert len(losses) == len(expected) == STEPS
     assert max(abs(a - b) for a, b in zip(losses, expected)) <= LOSS_TOLERANCE, (losses, expected)
 
     # Test predictions gathered from both processes: one row per post, in the split's order, without
@@ -150,7 +154,7 @@ def test_compare_trains_each_model_across_processes(newsgroups_home, tmp_path, m
     (row,) = [row for row in results["rows"] if row["kind"] == "model"]
     summary = json.loads((output_dir / "gru" / "training_summary.json").read_text())
     assert row["test_macro_f1"] == summary["test"]["macro_f1"]
-    assert summary["global_step"] == TRAIN_SAMPLES // GLOBAL_BATCH  # 2 processes x 4 a step
+    assert summary["global_step"] == STEPS  # 2 processes x 4 a step
 
 
 @pytest.mark.parametrize("name", ["cpu_2proc", "ddp_multi_gpu", "fsdp", "deepspeed_zero2"])
