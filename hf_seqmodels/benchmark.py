@@ -99,7 +99,7 @@ class BenchmarkSettings:
 
     @classmethod
     def quick(cls, **overrides):
-        quick = {"batch_size": 32, "num_batches": 3, "repeats": 3, "unpacked_reference": False, "max_texts": 4000}
+        quick = {"batch_size": 32, "num_batches": 2, "repeats": 3, "unpacked_reference": False, "max_texts": 4000}
         return cls(**(quick | overrides))
 
 
@@ -307,6 +307,7 @@ class Contender:
     runner: Callable | None = None  # what the timing calls: the model, or the compiled model
     compiled: bool = False
     compile_error: str | None = None
+    error: str | None = None  # why it could not run at all (then it has no timings)
     train_times: list = field(default_factory=list)  # (wall, cpu) seconds per pass
     infer_times: list = field(default_factory=list)
 
@@ -486,21 +487,24 @@ def synchronize(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure_matmul_gflops(device, size: int = 2048, repeats: int = 10) -> float:
-    """The fp32 matmul ceiling: GFLOP/s of a square matrix product (2 * n^3 FLOPs), median of `repeats`."""
+def measure_matmul_gflops(device, size: int = 2048, repeats: int = 10) -> tuple[float, float]:
+    """The fp32 matmul ceiling of a square matrix product (2 * n^3 FLOPs), median of `repeats`:
+    (GFLOP per wall second, GFLOP per process CPU second)."""
     generator = torch.Generator().manual_seed(0)
     a = torch.randn(size, size, generator=generator).to(device)
     b = torch.randn(size, size, generator=generator).to(device)
     for _ in range(3):
         a @ b
-    times = []
+    walls, cpus = [], []
     for _ in range(repeats):
         synchronize(device)
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         a @ b
         synchronize(device)
-        times.append(time.perf_counter() - start)
-    return 2 * size**3 / statistics.median(times) / 1e9
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    flop = 2 * size**3 / 1e9
+    return flop / statistics.median(walls), flop / max(statistics.median(cpus), 1e-9)
 
 
 def autocast(device, amp: str):
@@ -536,19 +540,29 @@ def infer_pass(contender: Contender, batches: list[dict], device, amp: str) -> t
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
+def one_line(error: Exception) -> str:
+    message = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {message[0] if message else ''}"
+
+
 def warm_up(contender: Contender, batches: list[dict], device, amp: str) -> None:
     """One step of each kind initialises the optimizer state and the allocator; a compiled model needs
-    every batch shape once (and falls back to eager, with the error recorded, if compiling fails)."""
-    shortest = [min(batches, key=lambda batch: batch["input_ids"].shape[1])]
-    if contender.runner is contender.model:
-        train_pass(contender, shortest, device, amp)
-        infer_pass(contender, shortest, device, amp)
-        return
+    every batch shape once. A model that fails is reported, not timed: a compiled one falls back to
+    eager, any other gets `error` set (e.g. nn.TransformerEncoder's inference fast path under CPU bf16
+    autocast)."""
     try:
+        if not contender.compiled:
+            shortest = [min(batches, key=lambda batch: batch["input_ids"].shape[1])]
+            train_pass(contender, shortest, device, amp)
+            infer_pass(contender, shortest, device, amp)
+            return
         train_pass(contender, batches, device, amp)
         infer_pass(contender, batches, device, amp)
-    except Exception as error:  # noqa: BLE001 - any compiler failure: report it, time the eager model
-        contender.compile_error = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    except Exception as error:  # noqa: BLE001 - whatever went wrong is reported in the table
+        if not contender.compiled:
+            contender.error = one_line(error)
+            return
+        contender.compile_error = one_line(error)
         contender.runner, contender.compiled = contender.model, False
         warm_up(contender, batches, device, amp)
 
@@ -609,19 +623,23 @@ def measure_everything(settings: BenchmarkSettings, progress: bool) -> dict:
             for run_pass, times in ((train_pass, "train_times"), (infer_pass, "infer_times")):
                 for _ in range(settings.repeats):
                     for contender in contenders:  # in turns: a busier machine slows all of them alike
-                        getattr(contender, times).append(run_pass(contender, batches, device, settings.amp))
+                        if contender.error is None:
+                            getattr(contender, times).append(run_pass(contender, batches, device, settings.amp))
                         bar.update()
             bar.close()
             measured.extend(contenders)
 
     scaling = run_scaling(settings, posts, device, progress) if settings.scaling else None
     ceiling_end = measure_matmul_gflops(device, settings.matmul_size)
-    ceiling = max(ceiling_start, ceiling_end)
-    rows = [result_row(contender, batches, batch_description, ceiling) for contender in measured]
+    # The higher of the two measurements: the fraction errs low rather than high.
+    ceiling = max(ceiling_start[0], ceiling_end[0])
+    cpu_ceiling = max(ceiling_start[1], ceiling_end[1])
+    rows = [result_row(contender, batches, batch_description, ceiling, cpu_ceiling) for contender in measured]
     add_ratios(rows)
     if scaling is not None:
         for point in scaling:
             point["fraction_of_matmul_ceiling"] = point["train_gflops"] / ceiling
+            point["fraction_of_matmul_ceiling_cpu_time"] = point.pop("train_gflop_per_cpu_second") / cpu_ceiling
     return {
         "date": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(time.time() - started, 1),
@@ -639,39 +657,72 @@ def measure_everything(settings: BenchmarkSettings, progress: bool) -> dict:
             "load_average_at_end": load_average(),
         },
         "settings": asdict(settings),
-        "matmul_gflops": {"at_start": ceiling_start, "at_end": ceiling_end, "ceiling": ceiling, "size": settings.matmul_size},
+        "matmul_gflops": {
+            "size": settings.matmul_size,
+            "at_start": ceiling_start[0],
+            "at_end": ceiling_end[0],
+            "ceiling": ceiling,
+            "per_cpu_second_at_start": ceiling_start[1],
+            "per_cpu_second_at_end": ceiling_end[1],
+            "ceiling_per_cpu_second": cpu_ceiling,
+        },
         "batches": batch_description,
         "results": rows,
         "scaling": scaling,
     }
 
 
-def result_row(contender: Contender, batches: list[dict], description: dict, ceiling: float) -> dict:
-    train = statistics.median(wall for wall, _ in contender.train_times)
-    infer = statistics.median(wall for wall, _ in contender.infer_times)
-    train_cpu = statistics.median(cpu for _, cpu in contender.train_times)
-    flops = sum(contender.training_flops(batch) for batch in batches)
-    samples, tokens = description["samples"], description["real_tokens"]
-    return {
+def result_row(contender: Contender, batches: list[dict], description: dict, ceiling: float, cpu_ceiling: float) -> dict:
+    row = {
         "architecture": contender.architecture,
         "implementation": contender.implementation,
         "model": contender.description,
         "compiled": contender.compiled,
         "compile_error": contender.compile_error,
+        "error": contender.error,
         "parameters": sum(p.numel() for p in contender.model.parameters()),
+    }
+    if contender.error is not None:
+        return row | dict.fromkeys(MEASURED_COLUMNS)
+    train = statistics.median(wall for wall, _ in contender.train_times)
+    infer = statistics.median(wall for wall, _ in contender.infer_times)
+    train_cpu = statistics.median(cpu for _, cpu in contender.train_times)
+    flops = sum(contender.training_flops(batch) for batch in batches)
+    gflop = flops / 1e9
+    samples, tokens = description["samples"], description["real_tokens"]
+    return row | {
         "train_samples_per_s": samples / train,
         "train_tokens_per_s": tokens / train,
         "infer_samples_per_s": samples / infer,
         "infer_tokens_per_s": tokens / infer,
-        "train_gflop_per_pass": flops / 1e9,
-        "train_gflops": flops / train / 1e9,
-        "fraction_of_matmul_ceiling": flops / train / 1e9 / ceiling,
+        "train_gflop_per_pass": gflop,
+        "train_gflops": gflop / train,
+        "fraction_of_matmul_ceiling": gflop / train / ceiling,
+        # The same fraction in GFLOP per CPU second, for the model and the matmul alike: it hardly
+        # moves when other work takes turns on the cores, which wall-clock rates do.
+        "fraction_of_matmul_ceiling_cpu_time": gflop / train_cpu / cpu_ceiling,
         # CPU time of the process over wall time and threads: near 1 when the threads had the cores to
         # themselves; low when other work shared them (or when a GPU did the work).
         "train_cpu_utilisation": train_cpu / (train * torch.get_num_threads()),
         "train_seconds_per_pass": [wall for wall, _ in contender.train_times],
         "infer_seconds_per_pass": [wall for wall, _ in contender.infer_times],
     }
+
+
+# What a row holds only when its model ran.
+MEASURED_COLUMNS = (
+    "train_samples_per_s",
+    "train_tokens_per_s",
+    "infer_samples_per_s",
+    "infer_tokens_per_s",
+    "train_gflop_per_pass",
+    "train_gflops",
+    "fraction_of_matmul_ceiling",
+    "fraction_of_matmul_ceiling_cpu_time",
+    "train_cpu_utilisation",
+    "train_seconds_per_pass",
+    "infer_seconds_per_pass",
+)
 
 
 def add_ratios(rows: list[dict]) -> None:
@@ -683,10 +734,8 @@ def add_ratios(rows: list[dict]) -> None:
                 None,
             )
             for phase in ("train", "infer"):
-                value = None
-                if reference is not None:
-                    value = row[f"{phase}_samples_per_s"] / reference[f"{phase}_samples_per_s"]
-                row[f"{phase}_{key}"] = value
+                ours, theirs = row[f"{phase}_samples_per_s"], reference and reference[f"{phase}_samples_per_s"]
+                row[f"{phase}_{key}"] = ours / theirs if ours and theirs else None
 
 
 def run_scaling(settings: BenchmarkSettings, posts: Posts, device, progress: bool = True) -> list[dict]:
@@ -714,15 +763,16 @@ def run_scaling(settings: BenchmarkSettings, posts: Posts, device, progress: boo
         contender.optimizer = torch.optim.AdamW(contender.model.parameters(), lr=1e-3, fused=True)
         contender.runner = contender.model
         train_pass(contender, batches, device, settings.amp)
-        walls = [train_pass(contender, batches, device, settings.amp)[0] for _ in range(settings.repeats)]
-        flops = contender.training_flops(batches[0])
+        times = [train_pass(contender, batches, device, settings.amp) for _ in range(settings.repeats)]
+        gflop = contender.training_flops(batches[0]) / 1e9
         results.append(
             {
                 "architecture": architecture,
                 "hidden_size": config.hidden_size,
                 "batch_size": batch_size,
                 "length": int(batches[0]["input_ids"].shape[1]),
-                "train_gflops": flops / statistics.median(walls) / 1e9,
+                "train_gflops": gflop / statistics.median(wall for wall, _ in times),
+                "train_gflop_per_cpu_second": gflop / statistics.median(cpu for _, cpu in times),
             }
         )
     return results
@@ -740,15 +790,19 @@ def markdown_table(report: dict) -> str:
     """The results as a markdown table (the one README's Speed section shows)."""
     lines = [
         "| model | implementation | train samples/s | train tokens/s | infer samples/s | train GFLOP/s "
-        "| of ceiling | train vs textbook | train vs BERT | infer vs textbook | infer vs BERT |",
-        "|" + " --- |" * 11,
+        "| of ceiling | of ceiling, CPU time | train vs textbook | train vs BERT | infer vs textbook | infer vs BERT |",
+        "|" + " --- |" * 12,
     ]
     for row in report["results"]:
         implementation = f"{row['implementation']}: {row['model']}" + (" (compiled)" if row["compiled"] else "")
+        if row["error"] is not None:
+            lines.append(f"| {row['architecture']} | {implementation} | failed: {row['error']} |" + " |" * 9)
+            continue
         lines.append(
             f"| {row['architecture']} | {implementation} | {row['train_samples_per_s']:.0f} "
             f"| {row['train_tokens_per_s']:,.0f} | {row['infer_samples_per_s']:.0f} | {row['train_gflops']:.1f} "
-            f"| {row['fraction_of_matmul_ceiling']:.2f} | {format_ratio(row['train_vs_textbook'])} "
+            f"| {row['fraction_of_matmul_ceiling']:.2f} | {row['fraction_of_matmul_ceiling_cpu_time']:.2f} "
+            f"| {format_ratio(row['train_vs_textbook'])} "
             f"| {format_ratio(row['train_vs_bert'])} | {format_ratio(row['infer_vs_textbook'])} "
             f"| {format_ratio(row['infer_vs_bert'])} |"
         )
@@ -757,11 +811,15 @@ def markdown_table(report: dict) -> str:
 
 def scaling_table(report: dict) -> str:
     """Fraction of the matmul ceiling of our training step by hidden size and batch size."""
-    lines = ["| model | hidden size | batch size | length | train GFLOP/s | of ceiling |", "|" + " --- |" * 6]
+    lines = [
+        "| model | hidden size | batch size | length | train GFLOP/s | of ceiling | of ceiling, CPU time |",
+        "|" + " --- |" * 7,
+    ]
     for point in report["scaling"]:
         lines.append(
             f"| {point['architecture']} | {point['hidden_size']} | {point['batch_size']} | {point['length']} "
-            f"| {point['train_gflops']:.1f} | {point['fraction_of_matmul_ceiling']:.2f} |"
+            f"| {point['train_gflops']:.1f} | {point['fraction_of_matmul_ceiling']:.2f} "
+            f"| {point['fraction_of_matmul_ceiling_cpu_time']:.2f} |"
         )
     return "\n".join(lines)
 
@@ -770,7 +828,7 @@ def summary(report: dict) -> str:
     """Where and how the numbers were taken, in a few lines above the table."""
     machine, batches, ceiling = report["machine"], report["batches"], report["matmul_gflops"]
     load = " / ".join("n/a" if value is None else f"{value[0]:.1f}" for value in (machine["load_average_at_start"], machine["load_average_at_end"]))
-    utilisation = [row["train_cpu_utilisation"] for row in report["results"]]
+    utilisation = [row["train_cpu_utilisation"] for row in report["results"] if row["error"] is None] or [0.0]
     compile_errors = {row["model"]: row["compile_error"] for row in report["results"] if row["compile_error"]}
     lines = [
         f"{report['date']} · {machine['cpu']} · {machine['cpu_count']} CPUs, {machine['torch_threads']} torch threads "
@@ -779,7 +837,8 @@ def summary(report: dict) -> str:
         f"1-minute load average at start / end: {load}; CPU time / (wall time x threads) of the training "
         f"passes: {min(utilisation):.2f}–{max(utilisation):.2f} (well below 1: other work shared the cores)",
         f"fp32 matmul {ceiling['size']}x{ceiling['size']}: {ceiling['at_start']:.0f} GFLOP/s at start, "
-        f"{ceiling['at_end']:.0f} at end; ceiling = {ceiling['ceiling']:.0f} GFLOP/s",
+        f"{ceiling['at_end']:.0f} at end; ceiling = {ceiling['ceiling']:.0f} GFLOP/s "
+        f"({ceiling['ceiling_per_cpu_second']:.0f} GFLOP per CPU second)",
         f"batches: {batches['num_batches']} x {batches['batch_size']} posts of lengths {batches['batch_lengths']} "
         f"({batches['padding_fraction']:.1%} padding), the same for every model; median of "
         f"{report['settings']['repeats']} repeats after warm-up, contenders timed in turns",

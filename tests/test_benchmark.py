@@ -98,6 +98,7 @@ ROW_COLUMNS = {
     "infer_tokens_per_s",
     "train_gflops",
     "fraction_of_matmul_ceiling",
+    "fraction_of_matmul_ceiling_cpu_time",
     "train_cpu_utilisation",
     "train_vs_textbook",
     "train_vs_bert",
@@ -152,3 +153,17 @@ def test_command_line_has_the_benchmark():
     args = build_parser().parse_args(["benchmark", "--quick", "--threads", "1", "--architectures", "gru"])
     settings = benchmark.settings_from_args(args)
     assert settings == benchmark.BenchmarkSettings.quick(architectures=("gru",), threads=1)
+
+
+def test_a_model_that_fails_is_reported_not_timed():
+    class Broken(torch.nn.Module):
+        def forward(self, **batch):
+            raise RuntimeError("expected scalar type Float but found BFloat16\nmore detail")
+
+    broken = benchmark.Contender("gru", benchmark.TEXTBOOK, "broken", Broken(), lambda batch: 1)
+    broken.optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])
+    broken.runner = broken.model
+    benchmark.warm_up(broken, [BATCH | {"labels": torch.tensor([0, 1])}], torch.device("cpu"), "none")
+    assert broken.error == "RuntimeError: expected scalar type Float but found BFloat16"
+    row = benchmark.result_row(broken, [BATCH], {"samples": 2, "real_tokens": 7}, 1.0, 1.0)
+    assert row["error"] == broken.error and row["train_samples_per_s"] is None
