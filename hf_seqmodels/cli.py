@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import __version__, benchmark, compare
 from .training import DataArguments, UsageError, evaluate_folder, parse_args, parse_arguments, predict, train
+from .validation import check_utf8
 
 PROG = "hf-seqmodels"
 
@@ -115,10 +116,15 @@ def read_lines(path: str) -> list[str]:
     if path == "-":
         return [line.rstrip("\n") for line in sys.stdin]
     try:
+        check_utf8(path)  # refused with the line and byte named, as training data files are
         with open(path, encoding="utf-8") as f:
             return [line.rstrip("\n") for line in f]
     except FileNotFoundError:
         raise UsageError(f"--file {path!r}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"--file {path!r}: is a folder, not a file of texts") from None
+    except ValueError as error:
+        raise UsageError(f"--file: {error}") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -112,7 +112,15 @@ class ModelArguments:
             raise UsageError(f"--min_df must be a count ≥ 1 or a fraction in (0, 1), got {self.min_df}")
         if self.architecture is not None and self.model_name_or_path is None:
             # Checked now, before minutes of loading and tokenizing; a saved model's config is checked on load.
-            parse_config_overrides(self.config_overrides, ARCHITECTURES[self.architecture][0])
+            config_class = ARCHITECTURES[self.architecture][0]
+            overrides = parse_config_overrides(self.config_overrides, config_class)
+            try:
+                config_class(**overrides)
+            except (ValueError, TypeError) as error:  # the config's own checks name the field and what is valid
+                raise UsageError(f"--config_overrides {self.config_overrides!r}: {error}") from error
+        path = self.model_name_or_path
+        if path is not None and os.path.isdir(path) and not os.path.isfile(os.path.join(path, "config.json")):
+            raise UsageError(f"--model_name_or_path {path!r}: not a saved model folder (it has no config.json)")
 
 
 @dataclass
@@ -643,6 +651,8 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: S
     # Arguments
     set_seed(training_args.seed)
     checkpoint = resolve_checkpoint(training_args)
+    # Read now: by the end of training, checkpoint rotation may have deleted the folder.
+    resumed_from_step = _checkpoint_step(checkpoint)
     start_from = checkpoint or model_args.model_name_or_path
 
     # Data: the main process reads (and caches, for Hub data sets and files) first, the others then.
@@ -710,7 +720,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: S
         "num_parameters": model.num_parameters(),
         "epochs": trainer.state.epoch,
         "global_step": trainer.state.global_step,
-        "resumed_from_step": _checkpoint_step(checkpoint),
+        "resumed_from_step": resumed_from_step,
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "train_runtime": train_result.metrics["train_runtime"],
         "train_samples_per_second": train_result.metrics["train_samples_per_second"],
