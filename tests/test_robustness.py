@@ -374,6 +374,7 @@ class RunsCode:
         return os.system, (f"touch {self.marker}",)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch notes the protocol, then refuses
 def test_a_pickled_checkpoint_is_never_unpickled(folders, tmp_path, capsys):
     folder = tmp_path / "hostile"
     shutil.copytree(folders["gru"], folder)
