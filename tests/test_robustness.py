@@ -310,7 +310,7 @@ def test_single_newsgroup_is_refused_before_training(newsgroups_home, tmp_path, 
         (["predict", "{folder}", "--file", "{folder}"], ["--file", "folder"]),
         (["evaluate", "plain_folder"], ["MODEL_DIR", "plain_folder", "no config.json"]),
         (["predict", "plain_folder", "text"], ["MODEL_DIR", "plain_folder", "no config.json"]),
-        (["predict", "missing_folder", "text"], ["MODEL_DIR", "missing_folder"]),
+        (["predict", "no/such/folder", "text"], ["MODEL_DIR", "no/such/folder"]),
     ],
 )
 def test_invalid_evaluate_and_predict_options(argv, words, folders, tmp_path, capsys, monkeypatch):
