@@ -4,18 +4,19 @@ import os
 import textwrap
 from pathlib import Path
 
-import pytest
-import torch
+# Nothing in the tests may reach the Hub; set before transformers and datasets read it on import.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import hf_seqmodels
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+import hf_seqmodels  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_SKLEARN_DATA = REPO_ROOT.parent / "shared" / "data" / "scikit_learn_data"
 
-# Nothing in the tests may reach the Hub.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 ARCHITECTURES = list(hf_seqmodels.ARCHITECTURES)
 TINY_SIZES = {
