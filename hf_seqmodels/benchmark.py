@@ -91,7 +91,7 @@ class BenchmarkSettings:
     compile: bool = False
     device: str = "auto"
     amp: str = "none"  # "none", "bf16" or "fp16" (fp16 on CUDA only)
-    threads: int | None = None
+    threads: int | None = None  # None: one per idle core (see `idle_core_threads`)
     vocab_size: int = 30000
     max_texts: int | None = None  # tokenize only this many training posts for the length distribution
     seed: int = 0
@@ -587,11 +587,25 @@ def load_average():
     return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
 
+def idle_core_threads() -> int:
+    """torch's default thread count (one per core), less the cores other work keeps busy (the 1-minute
+    load average), at least 1.
+
+    Why: with OpenMP's default busy-waiting, two threads on a machine where another job holds a core
+    wait for each other at every parallel region; measured here, a GRU training step took 4.5x longer
+    with 2 threads than with 1 while another job ran, and the quick benchmark 4:53 minutes instead of
+    about 1:30. On an idle machine this is torch's default.
+    """
+    if not hasattr(os, "getloadavg"):
+        return torch.get_num_threads()
+    busy = round(os.getloadavg()[0])
+    return max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - busy))
+
+
 def run_benchmark(settings: BenchmarkSettings, progress: bool = True) -> dict:
     """Run the benchmark; returns the report (what `--output` writes as JSON)."""
     threads = torch.get_num_threads()
-    if settings.threads is not None:
-        torch.set_num_threads(settings.threads)
+    torch.set_num_threads(settings.threads or idle_core_threads())
     try:
         return measure_everything(settings, progress)
     finally:
@@ -832,10 +846,10 @@ def summary(report: dict) -> str:
     compile_errors = {row["model"]: row["compile_error"] for row in report["results"] if row["compile_error"]}
     lines = [
         f"{report['date']} · {machine['cpu']} · {machine['cpu_count']} CPUs, {machine['torch_threads']} torch threads "
-        f"(OMP_WAIT_POLICY={machine['OMP_WAIT_POLICY']}) · device {machine['device']} · torch {machine['torch']} "
+        f"({'given' if report['settings']['threads'] else 'one per idle core'}) · device {machine['device']} · torch {machine['torch']} "
         f"· transformers {machine['transformers']}",
         f"1-minute load average at start / end: {load}; CPU time / (wall time x threads) of the training "
-        f"passes: {min(utilisation):.2f}–{max(utilisation):.2f} (well below 1: other work shared the cores)",
+        f"passes: {min(utilisation):.2f}–{max(utilisation):.2f} (1: the threads had their cores to themselves)",
         f"fp32 matmul {ceiling['size']}x{ceiling['size']}: {ceiling['at_start']:.0f} GFLOP/s at start, "
         f"{ceiling['at_end']:.0f} at end; ceiling = {ceiling['ceiling']:.0f} GFLOP/s "
         f"({ceiling['ceiling_per_cpu_second']:.0f} GFLOP per CPU second)",
@@ -863,7 +877,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true", help="run our models through torch.compile")
     parser.add_argument("--device", default="auto", help="'auto' (CUDA if available), 'cpu', 'cuda', 'cuda:1', ...")
     parser.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none", help="autocast dtype (fp16: CUDA only)")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice, one per core)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads (default: one per idle core: torch's one per core, less the 1-minute load average)",
+    )
     parser.add_argument("--output", default="benchmark_results.json", help="where the JSON report goes")
 
 
