@@ -385,14 +385,17 @@ def build_contenders(architecture: str, vocab_size: int, settings: BenchmarkSett
     for build in builders:
         torch.manual_seed(settings.seed)
         contender = build()
-        contender.model.to(device)
-        # The optimizer Trainer uses by default (fused AdamW), the same for every contender.
-        contender.optimizer = torch.optim.AdamW(contender.model.parameters(), lr=1e-3, fused=True)
-        contender.runner = contender.model
-        if settings.compile and contender.implementation == OURS:
-            contender.runner, contender.compiled = torch.compile(contender.model), True
-        contenders.append(contender)
+        contenders.append(make_ready(contender, device, compile=settings.compile and contender.implementation == OURS))
     return contenders
+
+
+def make_ready(contender: Contender, device, compile: bool = False) -> Contender:
+    """Move the model to `device` and give it its optimizer and the callable the timing runs."""
+    contender.model.to(device)
+    # The optimizer Trainer uses by default (fused AdamW), the same for every contender.
+    contender.optimizer = torch.optim.AdamW(contender.model.parameters(), lr=1e-3, fused=True)
+    contender.runner, contender.compiled = (torch.compile(contender.model), True) if compile else (contender.model, False)
+    return contender
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -772,10 +775,7 @@ def run_scaling(settings: BenchmarkSettings, posts: Posts, device, progress: boo
         config = default_config(architecture, posts.vocab_size, **overrides)
         batches, _ = length_grouped_batches(posts, batch_size, 1, settings.seed, device)
         torch.manual_seed(settings.seed)
-        contender = our_contender(architecture, config)
-        contender.model.to(device)
-        contender.optimizer = torch.optim.AdamW(contender.model.parameters(), lr=1e-3, fused=True)
-        contender.runner = contender.model
+        contender = make_ready(our_contender(architecture, config), device)
         train_pass(contender, batches, device, settings.amp)
         times = [train_pass(contender, batches, device, settings.amp) for _ in range(settings.repeats)]
         gflop = contender.training_flops(batches[0]) / 1e9

@@ -161,8 +161,7 @@ def test_a_model_that_fails_is_reported_not_timed():
             raise RuntimeError("expected scalar type Float but found BFloat16\nmore detail")
 
     broken = benchmark.Contender("gru", benchmark.TEXTBOOK, "broken", Broken(), lambda batch: 1)
-    broken.optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])
-    broken.runner = broken.model
+    broken.optimizer, broken.runner = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))]), broken.model
     benchmark.warm_up(broken, [BATCH | {"labels": torch.tensor([0, 1])}], torch.device("cpu"), "none")
     assert broken.error == "RuntimeError: expected scalar type Float but found BFloat16"
     row = benchmark.result_row(broken, [BATCH], {"samples": 2, "real_tokens": 7}, 1.0, 1.0)
