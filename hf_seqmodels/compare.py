@@ -28,6 +28,7 @@ from sklearn.svm import LinearSVC
 from transformers import EvalPrediction, HfArgumentParser
 
 from . import training
+from .benchmark import cpu_model_name
 from .metrics import compute_metrics, plot_confusion_matrix
 from .models import ARCHITECTURES
 
@@ -239,23 +240,13 @@ def model_row(architecture: str, summary: dict, model_args, training_args) -> di
 
 def machine_description() -> dict:
     return {
-        "processor": _processor_name(),
+        "processor": cpu_model_name(),
         "cpu_cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "python": platform.python_version(),
         "torch": torch.__version__,
     }
-
-
-def _processor_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 # --------------------------------------------------------------------------- plots
