@@ -16,7 +16,7 @@ RECURRENT_VARIANTS = [
 ]
 TRANSFORMER_VARIANTS = [
     dict(pooling=pooling, position_embedding_type=positions, attn_implementation=attention)
-    for pooling in ("cls", "mean", "max")
+    for pooling in ("cls", "mean", "max", "mean_max")
     for positions in ("sinusoidal", "learned")
     for attention in ("sdpa", "eager")
 ]

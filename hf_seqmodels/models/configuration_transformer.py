@@ -8,7 +8,7 @@ from transformers import PreTrainedConfig
 
 from .configuration_recurrent import check_choice, check_range
 
-TRANSFORMER_POOLINGS = ("cls", "mean", "max")
+TRANSFORMER_POOLINGS = ("cls", "mean", "max", "mean_max")
 POSITION_EMBEDDING_TYPES = ("sinusoidal", "learned")
 
 
@@ -37,7 +37,7 @@ class TransformerConfig(PreTrainedConfig):
             `sqrt(hidden_size)` as in the original Transformer).
         pooling (`str`, *optional*, defaults to `"mean"`):
             `"cls"` (a learned token the model puts in front of every input), `"mean"` or `"max"` over
-            the real tokens.
+            the real tokens, or `"mean_max"` (both, concatenated: the classifier reads `2 * hidden_size`).
         embedding_dropout (`float`, *optional*, defaults to 0.1):
             Dropout on the summed token and position embeddings.
         hidden_dropout (`float`, *optional*, defaults to 0.1):
@@ -91,6 +91,10 @@ class TransformerConfig(PreTrainedConfig):
         if self.pad_token_id is not None:
             check_range(name, "pad_token_id", self.pad_token_id, 0, self.vocab_size - 1)
         super().__post_init__(**kwargs)
+
+    @property
+    def pooled_size(self) -> int:
+        return self.hidden_size * (2 if self.pooling == "mean_max" else 1)
 
 
 __all__ = ["TransformerConfig"]
