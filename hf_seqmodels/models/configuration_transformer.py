@@ -33,8 +33,8 @@ class TransformerConfig(PreTrainedConfig):
         max_position_embeddings (`int`, *optional*, defaults to 512):
             Longest input (in tokens, the model's own [CLS] not counted) the positions cover.
         position_embedding_type (`str`, *optional*, defaults to `"learned"`):
-            `"learned"` or `"sinusoidal"` (fixed, rebuilt on load; token embeddings are then scaled by
-            `sqrt(hidden_size)` as in the original Transformer).
+            `"learned"` or `"sinusoidal"` (fixed, rebuilt on load). Either way token embeddings are scaled
+            by `sqrt(hidden_size)` as in the original Transformer, and the sum is layer-normalised.
         pooling (`str`, *optional*, defaults to `"mean"`):
             `"cls"` (a learned token the model puts in front of every input), `"mean"` or `"max"` over
             the real tokens, or `"mean_max"` (both, concatenated: the classifier reads `2 * hidden_size`).

@@ -70,13 +70,17 @@ class RecurrentPreTrainedModel(SeqModelsPreTrainedModel):
         std = self.config.initializer_range
         if isinstance(module, nn.RNNBase):
             # The library default covers nn.LSTM only. Orthogonal recurrent weights keep the state's scale
-            # over hundreds of steps; a forget-gate bias of 1 lets an LSTM remember from the start.
+            # over hundreds of steps; a forget-gate bias of 1 lets an LSTM remember from the start. A plain
+            # tanh RNN has no gates to forget with: at gain 1 it starts on the edge of chaos and its states
+            # mix whole contexts; at 0.5 they follow the recent words (measured on 20 Newsgroups, seed
+            # protocol: validation 0.59 instead of 0.31 after one epoch, test 0.734 instead of 0.676).
             hidden = module.hidden_size
+            recurrent_gain = 0.5 if isinstance(module, nn.RNN) else 1.0
             for name, param in module.named_parameters():
                 if name.startswith("weight_ih"):
                     init.xavier_uniform_(param)
                 elif name.startswith("weight_hh"):
-                    init.orthogonal_(param)
+                    init.orthogonal_(param, gain=recurrent_gain)
                 elif name.startswith("bias"):
                     init.zeros_(param)
                     # Slicing loses the "already loaded" flag, so check it here (as transformers does).

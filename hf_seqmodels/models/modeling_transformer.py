@@ -68,7 +68,7 @@ class TransformerEmbeddings(nn.Module):
             self.register_buffer("position_table", sinusoidal_table(num_positions, config.hidden_size), persistent=False)
         # As in BERT: a layer norm over the summed embeddings. Without it the small initial token embeddings
         # are swamped in the residual stream by the random sublayer outputs, and the model learns which
-        # words it reads only slowly (measured on 20 Newsgroups: validation 0.56 after one epoch, 0.82 with it).
+        # words it reads only slowly (20 Newsgroups bydate: validation 0.56 after one epoch, 0.82 with it).
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.embedding_dropout)
 
@@ -79,11 +79,11 @@ class TransformerEmbeddings(nn.Module):
                 f"Input of {input_ids.shape[1]} tokens is longer than max_position_embeddings="
                 f"{self.config.max_position_embeddings}; truncate it in the tokenizer (truncation=True)."
             )
-        tokens = self.token_embeddings(input_ids)
-        if self.config.position_embedding_type == "sinusoidal":
-            # As in Vaswani et al.: the fixed table has unit-scale entries, and small initial token
-            # embeddings would drown in it (measured: a model that stays at chance for two epochs).
-            tokens = tokens * self.config.hidden_size**0.5
+        # As in Vaswani et al., token embeddings are scaled by sqrt(hidden_size), so that the words, not
+        # the positions, dominate the sum: the sinusoidal table has unit-scale entries (unscaled, a model
+        # that stays at chance for two epochs), and learned positions start at the tokens' own scale
+        # (unscaled, 20 Newsgroups seed protocol: validation 0.36 after one epoch instead of 0.59).
+        tokens = self.token_embeddings(input_ids) * self.config.hidden_size**0.5
         tokens = torch.cat([self.cls_embedding.expand(tokens.shape[0], -1, -1), tokens], dim=1)
         # Counting real tokens (not columns) makes positions right for left-padded batches too.
         position_ids = torch.cat([mask.new_zeros(mask.shape[0], 1, dtype=torch.long), mask.long().cumsum(dim=1)], dim=1)
