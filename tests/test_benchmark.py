@@ -2,6 +2,9 @@
 tiny end-to-end run whose report has every model and every column. No timing is asserted."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +13,8 @@ from torch.utils.flop_counter import FlopCounterMode
 import hf_seqmodels
 from hf_seqmodels import benchmark
 from hf_seqmodels.cli import build_parser
+
+REPO = Path(__file__).resolve().parents[1]
 
 # Two rows, lengths 5 and 2, right-padded.
 BATCH = {
@@ -166,3 +171,16 @@ def test_a_model_that_fails_is_reported_not_timed():
     assert broken.error == "RuntimeError: expected scalar type Float but found BFloat16"
     row = benchmark.result_row(broken, [BATCH], {"samples": 2, "real_tokens": 7}, 1.0, 1.0)
     assert row["error"] == broken.error and row["train_samples_per_s"] is None
+
+
+def test_recurrent_bound_script_reports_a_bound_per_recurrent_model(newsgroups_home, tmp_path):
+    """scripts/recurrent_bound.py (README, Speed): the stand-in for the recurrence must be cheaper than it."""
+    output = tmp_path / "bound.json"
+    command = [sys.executable, "scripts/recurrent_bound.py", "--quick", "--threads", "1", "--output", str(output)]
+    printed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True).stdout
+    report = json.loads(output.read_text())
+    assert [row["architecture"] for row in report["rows"]] == ["rnn", "lstm", "gru"]
+    for row in report["rows"]:
+        assert 0 < row["rest_of_step_without_dropout_seconds"] and row["rest_of_step_seconds"] < row["step_seconds"]
+        assert 0 < row["of_ceiling"] and 0 < row["best_possible_of_ceiling"] and 0 < row["recurrent_matmul_of_ceiling"]
+    assert sum(line.startswith(("| rnn", "| lstm", "| gru")) for line in printed.splitlines()) == 3
