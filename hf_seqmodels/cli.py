@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run_train(argv: list[str]) -> int:
     model_args, data_args, training_args = parse_args(argv, prog=f"{PROG} train")
     summary = train(model_args, data_args, training_args)
-    print(json.dumps({key: summary[key] for key in ("architecture", "output_dir", "validation", "test")}))
+    if training_args.process_index == 0:  # under accelerate launch / torchrun every process gets here
+        print(json.dumps({key: summary[key] for key in ("architecture", "output_dir", "validation", "test")}))
     return 0
 
 

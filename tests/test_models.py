@@ -191,3 +191,13 @@ def test_transformer_rejects_inputs_longer_than_its_positions():
     model = tiny_classifier("transformer")
     with pytest.raises(ValueError, match="max_position_embeddings=64"):
         model(torch.ones(1, 65, dtype=torch.long))
+
+
+@pytest.mark.parametrize("bad_id", [VOCAB_SIZE, -1])
+def test_token_ids_outside_the_vocabulary_name_the_id_and_the_valid_range(architecture, bad_id):
+    """A text tokenized with another tokenizer: torch alone would say "index out of range in self"."""
+    model = tiny_classifier(architecture)
+    input_ids = torch.tensor([[2, 3, bad_id, 4]])
+    with pytest.raises(ValueError, match=rf"token id {bad_id}\b.*vocab_size is {VOCAB_SIZE} \(valid ids: 0 to {VOCAB_SIZE - 1}\)"):
+        model(input_ids)
+    model(input_ids.clamp(0, VOCAB_SIZE - 1))  # the same batch with valid ids runs

@@ -10,6 +10,22 @@ from torch import nn
 from transformers import PreTrainedModel
 
 
+def check_token_ids(input_ids: torch.Tensor, vocab_size: int) -> None:
+    """A clear error for ids the embedding table has no row for (torch's own says "index out of range in self").
+
+    Skipped while compiling: the check reads a value back from the tensor, which a compiled graph cannot do.
+    """
+    if torch.compiler.is_compiling() or input_ids.numel() == 0:
+        return
+    low, high = torch.aminmax(input_ids)
+    if low < 0 or high >= vocab_size:
+        bad = int(low) if low < 0 else int(high)
+        raise ValueError(
+            f"input_ids contains token id {bad}, but this model's vocab_size is {vocab_size} (valid ids: 0 to "
+            f"{vocab_size - 1}); was the text tokenized with another tokenizer than the one saved with the model?"
+        )
+
+
 def masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean over the real positions. states: (B, T, H), mask: (B, T) bool -> (B, H); all-padding rows give 0."""
     weights = mask.unsqueeze(-1).to(states.dtype)

@@ -20,7 +20,13 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceCl
 from transformers.utils import can_return_tuple
 
 from .configuration_recurrent import GRUConfig, LSTMConfig, RecurrentConfig, RNNConfig
-from .modeling_common import SeqModelsPreTrainedModel, masked_max, masked_mean, sequence_classification_loss
+from .modeling_common import (
+    SeqModelsPreTrainedModel,
+    check_token_ids,
+    masked_max,
+    masked_mean,
+    sequence_classification_loss,
+)
 
 TORCH_CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -125,6 +131,7 @@ class RecurrentModel(RecurrentPreTrainedModel):
         **kwargs,
     ) -> BaseModelOutputWithPooling:
         output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        check_token_ids(input_ids, self.config.vocab_size)
         if attention_mask is None:
             attention_mask = input_ids != self.config.pad_token_id if self.config.pad_token_id is not None else torch.ones_like(input_ids)
         mask = attention_mask.bool()

@@ -21,7 +21,13 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.utils import can_return_tuple
 
 from .configuration_transformer import TransformerConfig
-from .modeling_common import SeqModelsPreTrainedModel, masked_max, masked_mean, sequence_classification_loss
+from .modeling_common import (
+    SeqModelsPreTrainedModel,
+    check_token_ids,
+    masked_max,
+    masked_mean,
+    sequence_classification_loss,
+)
 
 
 def sinusoidal_table(num_positions: int, dim: int) -> torch.Tensor:
@@ -79,6 +85,7 @@ class TransformerEmbeddings(nn.Module):
                 f"Input of {input_ids.shape[1]} tokens is longer than max_position_embeddings="
                 f"{self.config.max_position_embeddings}; truncate it in the tokenizer (truncation=True)."
             )
+        check_token_ids(input_ids, self.config.vocab_size)
         # As in Vaswani et al., token embeddings are scaled by sqrt(hidden_size), so that the words, not
         # the positions, dominate the sum: the sinusoidal table has unit-scale entries (unscaled, a model
         # that stays at chance for two epochs), and learned positions start at the tokens' own scale
