@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 from transformers import EvalPrediction, HfArgumentParser
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from . import training
 from .benchmark import cpu_model_name
@@ -60,6 +62,10 @@ class CompareArguments:
     num_processes: int = field(
         default=1,
         metadata={"help": "Train each model across this many processes (GPUs, or CPU processes) via accelerate launch."},
+    )
+    keep_checkpoints: bool = field(
+        default=False,
+        metadata={"help": "Keep each model's checkpoint-* folders (optimizer state; ~300 MB per model at the ready configs)."},
     )
 
     def __post_init__(self):
@@ -126,6 +132,8 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
         else:
             summary = training.train(model_args, data_args, training_args)
         rows.append(model_row(architecture, summary, model_args, training_args))
+        if not args.keep_checkpoints:
+            remove_checkpoints(Path(training_args.output_dir))
 
     results = {
         "protocol": args.protocol,
@@ -147,6 +155,14 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
     write_plots(results, output_dir, label_names)
     (output_dir / "report.md").write_text(render_report(results))
     return results
+
+
+def remove_checkpoints(model_dir: Path) -> None:
+    """Delete a finished run's checkpoint-* folders: the best model is saved at the top of `model_dir`, and
+    the checkpoints (two per model, mostly AdamW state) would only serve to resume a run that has ended."""
+    for checkpoint in model_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        if checkpoint.is_dir():
+            shutil.rmtree(checkpoint)
 
 
 def launch_training(argv: list[str], num_processes: int, output_dir: str) -> dict:

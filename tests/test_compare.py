@@ -36,6 +36,7 @@ def test_every_output_file_is_written(quick_run):
     for architecture in ("rnn", "lstm", "gru", "transformer"):
         folder = output_dir / architecture
         assert (folder / "README.md").is_file() and (folder / "model.safetensors").is_file()
+        assert not list(folder.glob("checkpoint-*")), "a finished comparison keeps no checkpoints by default"
         model = AutoModelForSequenceClassification.from_pretrained(folder)
         assert model.config.model_type == f"seqmodels_{architecture}"
     assert "| model | test accuracy |" in stdout
