@@ -65,9 +65,7 @@ def recurrent_matmul_fraction(config, rows: int, ceiling: float, steps: int = 20
 
 def bound_row(architecture: str, posts, batches, ceiling: float, repeats: int) -> dict:
     config = bench.default_config(architecture, posts.vocab_size)
-    contender = bench.our_contender(architecture, config)
-    contender.optimizer = torch.optim.AdamW(contender.model.parameters(), lr=1e-3, fused=True)
-    contender.runner = contender.model
+    contender = bench.make_ready(bench.our_contender(architecture, config), torch.device("cpu"))
     flops = sum(contender.training_flops(batch) for batch in batches)
     step = median_train_seconds(contender, batches, repeats)
 
