@@ -52,7 +52,7 @@ from transformers import TrainingArguments as HfTrainingArguments
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, IntervalStrategy, SaveStrategy
 
-from .data import NEWSGROUPS, REMOVABLE, load_newsgroups, load_text_dataset
+from .data import NEWSGROUPS, REMOVABLE, load_newsgroups, load_text_dataset, stratified_split
 from .metrics import classification_report, compute_metrics, plot_confusion_matrix
 from .models import ARCHITECTURES
 from .tokenization import train_tokenizer
@@ -423,7 +423,7 @@ def sample(dataset: datasets.Dataset, limit: int | None, seed: int) -> datasets.
     if limit is None or limit >= len(dataset):
         return dataset
     try:
-        return dataset.train_test_split(train_size=limit, stratify_by_column="label", seed=seed)["train"]
+        return stratified_split(dataset, seed, train_size=limit)[0]
     except ValueError:  # fewer examples than classes, or a class with one example: cannot stratify
         return dataset.shuffle(seed=seed).select(range(limit))
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import fetch_20newsgroups
 
-from hf_seqmodels.data import load_newsgroups, load_text_dataset
+from hf_seqmodels.data import load_newsgroups, load_text_dataset, stratified_split
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SKLEARN_DATA = SHARED_DATA / "scikit_learn_data"
@@ -121,6 +121,24 @@ def test_splits_are_stratified(protocol, splits, bydate, seed_protocol):
     overall = np.bincount(whole, minlength=20) / len(whole)
     for split in splits:
         assert np.abs(proportions(dataset[split]) - overall).max() < 0.003, split
+
+
+@pytest.mark.parametrize("size", [dict(test_size=0.2), dict(test_size=0.25), dict(test_size=113), dict(train_size=400)])
+def test_stratified_split_is_the_one_datasets_draws(bydate, size):
+    """The split every published figure was measured on: train_test_split(stratify_by_column="label")'s."""
+    dataset = bydate["train"]
+    expected = dataset.train_test_split(stratify_by_column="label", seed=42, **size)
+    train, test = stratified_split(dataset, 42, **size)
+    assert train["text"][:] == expected["train"]["text"][:] and test["text"][:] == expected["test"]["text"][:]
+
+
+def test_stratified_split_names_a_class_too_small_to_split():
+    features = datasets.Features(text=datasets.Value("string"), label=datasets.ClassLabel(names=["a", "b"]))
+    dataset = datasets.Dataset.from_dict({"text": list("wxyz"), "label": [0, 0, 0, 1]}, features=features)
+    with pytest.raises(ValueError, match="least populated class in label column has only 1 member"):
+        stratified_split(dataset, 0, test_size=2)
+    with pytest.raises(ValueError, match="test_size=4 should be"):  # sizes out of range: datasets' own message
+        stratified_split(dataset, 0, test_size=4)
 
 
 @pytest.mark.parametrize("protocol", ["bydate", "seed"])
