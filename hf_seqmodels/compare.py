@@ -67,6 +67,13 @@ class CompareArguments:
         default=False,
         metadata={"help": "Keep each model's checkpoint-* folders (optimizer state; ~300 MB per model at the ready configs)."},
     )
+    resume: bool = field(
+        default=False,
+        metadata={
+            "help": "Continue an interrupted comparison in the same --output_dir with the same options: finished models "
+            "are read back, an interrupted one resumes from its newest complete checkpoint, the rest train from the start."
+        },
+    )
 
     def __post_init__(self):
         if self.protocol not in DEFAULT_REMOVE:
@@ -114,6 +121,13 @@ def training_argv(args: CompareArguments, architecture: str, extra: list[str]) -
 def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
     """Train the chosen architectures and the baselines on one split; write report.md, results.json, plots."""
     started = time.perf_counter()
+    if any(option.split("=")[0] == "--resume_from_checkpoint" for option in extra):
+        raise training.UsageError(
+            "--resume_from_checkpoint names one model's checkpoint; to continue an interrupted comparison, "
+            "run it again with the same options and --resume"
+        )
+    # Every model's plan (and, with --resume, every check of what its folder holds) before anything is written.
+    plans = {architecture: plan_model(args, architecture, extra) for architecture in args.model_names}
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
 
@@ -124,14 +138,19 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
     rows = [run_baseline(name, splits) for name in BASELINES]
 
     # The models, one after the other, each on the whole machine.
-    for architecture in args.model_names:
-        argv = training_argv(args, architecture, extra)
-        model_args, data_args, training_args = training.parse_args(argv)  # checked here, before any launch
-        if args.num_processes > 1:
-            summary = launch_training(argv, args.num_processes, training_args.output_dir)
+    for architecture, plan in plans.items():
+        model_args, data_args, training_args = training.parse_args(plan.argv)
+        if plan.finished is not None:
+            summary = plan.finished
         else:
-            summary = training.train(model_args, data_args, training_args)
-        rows.append(model_row(architecture, summary, model_args, training_args))
+            model_dir = Path(training_args.output_dir)
+            model_dir.mkdir(parents=True, exist_ok=True)
+            (model_dir / RUN_RECORD).write_text(json.dumps({"training_argv": plan.settings_argv}, indent=2) + "\n")
+            if args.num_processes > 1:
+                summary = launch_training(plan.argv, args.num_processes, training_args.output_dir)
+            else:
+                summary = training.train(model_args, data_args, training_args)
+        rows.append(model_row(architecture, summary, model_args, training_args) | {"read_back": plan.finished is not None})
         if not args.keep_checkpoints:
             remove_checkpoints(Path(training_args.output_dir))
 
@@ -155,6 +174,53 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
     write_plots(results, output_dir, label_names)
     (output_dir / "report.md").write_text(render_report(results))
     return results
+
+
+# Written into each model's folder before it trains: what --resume checks a folder against.
+RUN_RECORD = "compare_run.json"
+
+
+@dataclass
+class ModelPlan:
+    argv: list[str]  # what `hf-seqmodels train` gets
+    settings_argv: list[str]  # the same without the resume option: what the model's folder records
+    finished: dict | None = None  # the training summary of a finished run, read back with --resume
+
+
+def plan_model(args: CompareArguments, architecture: str, extra: list[str]) -> ModelPlan:
+    """How one model's run goes: trained from the start, or with --resume read back or resumed.
+
+    With --resume a folder is only trusted when it records the very training options this comparison
+    passes: read back under other settings, its figures would sit in a table they were not made for.
+    """
+    argv = training_argv(args, architecture, extra)
+    _, _, training_args = training.parse_args(argv)  # bad options are named here, before any model trains
+    model_dir = Path(training_args.output_dir)
+    # The folder itself is not a setting: a comparison moved elsewhere still resumes.
+    settings = [value for i, value in enumerate(argv) if "--output_dir" not in argv[max(i - 1, 0) : i + 1]]
+    if not args.resume or not model_dir.is_dir() or not any(model_dir.iterdir()):
+        return ModelPlan(argv, settings)
+    try:
+        recorded = json.loads((model_dir / RUN_RECORD).read_text(encoding="utf-8"))["training_argv"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise training.UsageError(
+            f"--resume: {str(model_dir)!r} does not record the options that trained it ({RUN_RECORD} is missing or "
+            "unreadable); move the folder away, or give another --output_dir"
+        ) from None
+    if recorded != settings:
+        raise training.UsageError(
+            f"--resume: {str(model_dir)!r} was trained with other options than this comparison's; "
+            f"recorded: {' '.join(recorded)}; now: {' '.join(settings)}. Run with the recorded options, "
+            "or give another --output_dir"
+        )
+    try:
+        finished = json.loads((model_dir / "training_summary.json").read_text(encoding="utf-8"))
+        return ModelPlan(argv, settings, finished=finished)
+    except (OSError, ValueError):  # not finished (or killed while writing its summary): its checkpoints remain
+        pass
+    if any(model_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*")):
+        return ModelPlan(argv + ["--resume_from_checkpoint", "last"], settings)
+    return ModelPlan(argv, settings)
 
 
 def remove_checkpoints(model_dir: Path) -> None:
@@ -244,6 +310,7 @@ def model_row(architecture: str, summary: dict, model_args, training_args) -> di
         "train_samples_per_second": round(summary["train_samples_per_second"], 1),
         "inference_samples_per_second": round(summary["inference_samples_per_second"], 1),
         "epochs": summary["epochs"],
+        "resumed_from_step": summary["resumed_from_step"],
         "history": summary["history"],
         "output_dir": str(output_dir),
         "settings": {
@@ -344,6 +411,7 @@ def render_report(results: dict) -> str:
             f"| {row['train_seconds']:.1f} | {row['train_samples_per_second']:.1f} "
             f"| {row['inference_samples_per_second']:.1f} | {epochs} |"
         )
+    lines += run_notes(rows)
     lines += ["", "## What the numbers say", "", *summary_sentences(rows), ""]
     lines += [
         "## Files",
@@ -356,6 +424,18 @@ def render_report(results: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def run_notes(rows: list[dict]) -> list[str]:
+    """Which rows --resume carried over: their times are not this run's alone."""
+    read_back = [row["name"] for row in rows if row.get("read_back")]
+    resumed = [f"{row['name']} (from step {row['resumed_from_step']})" for row in rows if row.get("resumed_from_step")]
+    notes = []
+    if read_back:
+        notes.append(f"Read back from an earlier run of this comparison (--resume): {', '.join(read_back)}.")
+    if resumed:
+        notes.append(f"Resumed from a checkpoint: {', '.join(resumed)}; their training time counts the resumed part only.")
+    return ["", *notes] if notes else []
 
 
 def summary_sentences(rows: list[dict]) -> list[str]:

@@ -3,6 +3,7 @@ report says what results.json says."""
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ import pytest
 from transformers import AutoModelForSequenceClassification
 
 from conftest import REPO_ROOT
-from hf_seqmodels.compare import CompareArguments, render_report
+from hf_seqmodels.compare import CompareArguments, compare, render_report
 from hf_seqmodels.training import UsageError
 
 # Smaller still than --quick, to keep the suite short; the preset itself is what runs.
@@ -89,3 +90,49 @@ def test_seed_protocol_removes_headers_footers_quotes_by_default():
 def test_bad_options_are_named(field, value, message):
     with pytest.raises(UsageError, match=message):
         CompareArguments(**{field: value})
+
+
+def test_resume_reads_finished_models_back_from_a_moved_comparison(quick_run, tmp_path):
+    """An interrupted comparison is run again with --resume: what finished is not trained twice."""
+    first_dir, first, _ = quick_run
+    output_dir = tmp_path / "moved"
+    shutil.copytree(first_dir, output_dir)
+    weights = {path: path.stat().st_mtime_ns for path in output_dir.glob("*/model.safetensors")}
+    results = compare(CompareArguments(quick=True, output_dir=str(output_dir), resume=True), SMALLER)
+    assert {path: path.stat().st_mtime_ns for path in output_dir.glob("*/model.safetensors")} == weights
+    before = {row["name"]: row for row in first["rows"] if row["kind"] == "model"}
+    for row in (row for row in results["rows"] if row["kind"] == "model"):
+        assert row["read_back"] and row["test_accuracy"] == before[row["name"]]["test_accuracy"]
+        assert row["train_seconds"] == before[row["name"]]["train_seconds"]
+    assert "Read back from an earlier run of this comparison (--resume): RNN, LSTM, GRU, Transformer." in (
+        output_dir / "report.md"
+    ).read_text()
+
+
+def test_resume_continues_an_interrupted_model_from_its_checkpoint(newsgroups_home, tmp_path):
+    arguments = dict(quick=True, models="rnn", output_dir=str(tmp_path))
+    (first,) = [row for row in compare(CompareArguments(**arguments, keep_checkpoints=True), SMALLER)["rows"] if row["kind"] == "model"]
+    (checkpoint,) = (tmp_path / "rnn").glob("checkpoint-*")
+    (tmp_path / "rnn" / "training_summary.json").unlink()  # killed after its last checkpoint, before the end
+
+    (resumed,) = [row for row in compare(CompareArguments(**arguments, resume=True), SMALLER)["rows"] if row["kind"] == "model"]
+    assert not resumed["read_back"] and resumed["resumed_from_step"] == int(checkpoint.name.split("-")[1])
+    assert resumed["test_accuracy"] == first["test_accuracy"] and resumed["test_macro_f1"] == first["test_macro_f1"]
+    assert not list((tmp_path / "rnn").glob("checkpoint-*"))
+    assert "Resumed from a checkpoint: RNN (from step" in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--learning_rate", "1e-4"], "trained with other options than this comparison's.*--learning_rate 1e-4"),
+        (["--resume_from_checkpoint", "last"], "to continue an interrupted comparison.*--resume"),
+    ],
+)
+def test_resume_refuses_a_folder_it_cannot_continue_and_keeps_what_is_there(quick_run, tmp_path, extra, message):
+    output_dir = tmp_path / "copy"
+    shutil.copytree(quick_run[0], output_dir)
+    saved = {path: path.read_bytes() for path in output_dir.rglob("*") if path.is_file()}
+    with pytest.raises(UsageError, match=message):
+        compare(CompareArguments(quick=True, output_dir=str(output_dir), resume=True), SMALLER + extra)
+    assert {path: path.read_bytes() for path in output_dir.rglob("*") if path.is_file()} == saved
