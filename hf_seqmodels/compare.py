@@ -208,10 +208,11 @@ def plan_model(args: CompareArguments, architecture: str, extra: list[str]) -> M
             "unreadable); move the folder away, or give another --output_dir"
         ) from None
     if recorded != settings:
+        same = next((i for i, (a, b) in enumerate(zip(recorded, settings)) if a != b), min(len(recorded), len(settings)))
         raise training.UsageError(
-            f"--resume: {str(model_dir)!r} was trained with other options than this comparison's; "
-            f"recorded: {' '.join(recorded)}; now: {' '.join(settings)}. Run with the recorded options, "
-            "or give another --output_dir"
+            f"--resume: {str(model_dir)!r} was trained with other options than this comparison's: "
+            f"{' '.join(recorded[same:]) or '(nothing)'} there, {' '.join(settings[same:]) or '(nothing)'} now. "
+            "Run with the options it records, or give another --output_dir"
         )
     try:
         finished = json.loads((model_dir / "training_summary.json").read_text(encoding="utf-8"))
