@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 
 from . import __version__, benchmark, compare
-from .training import DataArguments, UsageError, evaluate_folder, parse_args, parse_arguments, predict, train
+from .inference import evaluate_folder, predict
+from .training import DataArguments, UsageError, parse_args, parse_arguments, train
 from .validation import check_utf8
 
 PROG = "hf-seqmodels"

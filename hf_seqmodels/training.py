@@ -8,7 +8,7 @@ transformers' `examples/pytorch/text-classification/run_classification.py`:
 
 `parse_args()` turns a command line (optionally starting with a JSON config file) into the three
 argument dataclasses; `hf-seqmodels train` and `scripts/train.py` are `parse_args()` + `train()`.
-`evaluate_folder()` and `predict()` serve `hf-seqmodels evaluate` / `predict` from a saved folder.
+The model card is written by `model_card.py`; a saved folder is scored and used by `inference.py`.
 
 Only the main process writes files and tokenization runs inside `main_process_first()`, so the same
 code runs unchanged under `accelerate launch` / `torchrun`.
@@ -33,10 +33,9 @@ import numpy as np
 import torch
 from torch.utils.data import SequentialSampler
 from accelerate.utils import broadcast_object_list
-from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub import ModelCard
 from huggingface_hub.errors import StrictDataclassError
 from safetensors import SafetensorError, safe_open
-from tqdm.auto import tqdm
 from transformers import (
     AutoConfig,
     AutoModelForSequenceClassification,
@@ -44,7 +43,6 @@ from transformers import (
     DataCollatorWithPadding,
     EarlyStoppingCallback,
     HfArgumentParser,
-    PreTrainedConfig,
     Trainer,
     set_seed,
 )
@@ -54,14 +52,13 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, IntervalStrategy, 
 
 from .data import NEWSGROUPS, REMOVABLE, load_newsgroups, load_text_dataset, stratified_split
 from .metrics import classification_report, compute_metrics, plot_confusion_matrix
-from .models import ARCHITECTURES
+from .model_card import build_model_card
+from .models import ARCHITECTURES, own_config_fields
 from .tokenization import train_tokenizer
-from .validation import check_classes, clean_text
+from .validation import check_classes
 
 logger = logging.getLogger(__name__)
 
-# A Hub copy of the corpus `fetch_20newsgroups` downloads, named in the model card's metadata so the Hub links it.
-NEWSGROUPS_HUB_ID = "SetFit/20_newsgroups"
 # The ready config files, one per architecture; installed with the package.
 CONFIG_DIR = Path(__file__).with_name("configs")
 # Set from the tokenizer, never by hand: a mismatch would index outside the embedding.
@@ -349,12 +346,6 @@ def parse_config_overrides(overrides: str | None, config_class) -> dict:
             )
         parsed[key] = _convert(key, text, getattr(defaults, key))
     return parsed
-
-
-def own_config_fields(config_class) -> list[str]:
-    """The architecture's own config fields, without those every transformers config has (labels, dtype, ...)."""
-    common = {f.name for f in dataclasses.fields(PreTrainedConfig)}
-    return [f.name for f in dataclasses.fields(config_class) if f.name not in common]
 
 
 def _convert(key: str, text: str, default):
@@ -725,8 +716,8 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: S
         "train_runtime": train_result.metrics["train_runtime"],
         "train_samples_per_second": train_result.metrics["train_samples_per_second"],
         "inference_samples_per_second": test.metrics["test_samples_per_second"],
-        "validation": _split_metrics(eval_metrics, "eval"),
-        "test": _split_metrics(test.metrics, "test"),
+        "validation": split_metrics(eval_metrics, "eval"),
+        "test": split_metrics(test.metrics, "test"),
         "history": history,
     }
     if trainer.is_world_process_zero():
@@ -769,7 +760,7 @@ def _checkpoint_step(checkpoint: str | None) -> int:
     return json.loads(Path(checkpoint, "trainer_state.json").read_text())["global_step"]
 
 
-def _split_metrics(metrics: dict, prefix: str) -> dict:
+def split_metrics(metrics: dict, prefix: str) -> dict:
     return {name: metrics[f"{prefix}_{name}"] for name in ("loss", "accuracy", "macro_f1")}
 
 
@@ -814,187 +805,7 @@ def write_evaluation(folder: Path, split: str, logits, label_ids, label_names) -
     return report
 
 
-ARCHITECTURE_TITLES = {
-    "rnn": "Elman RNN",
-    "lstm": "LSTM",
-    "gru": "GRU",
-    "transformer": "pre-norm Transformer encoder",
-}
-
-
-def build_model_card(summary, model, tokenizer, raw, model_args, data_args, training_args) -> ModelCard:
-    """README.md for the folder and the Hub: metadata (task, data, results) and how the model was made."""
-    architecture = summary["architecture"]
-    model_name = training_args.hub_model_id or Path(training_args.output_dir).name
-    dataset_title = _dataset_title(data_args)
-    card_data = _card_metadata(summary, model_name, data_args)
-    repo = training_args.hub_model_id or "path/to/this/folder"
-    config = model.config
-    label_names = raw["train"].features["label"].names
-    results = "\n".join(
-        f"| {split} | {len(raw[split]):,} | {summary[split]['accuracy']:.4f} | {summary[split]['macro_f1']:.4f} "
-        f"| {summary[split]['loss']:.4f} |"
-        for split in ("validation", "test")
-    )
-    history = "\n".join(
-        f"| {entry['epoch']:g} | {entry['train_loss'] if entry['train_loss'] is not None else float('nan'):.4f} "
-        f"| {entry['eval_loss']:.4f} | {entry['eval_accuracy']:.4f} | {entry['eval_macro_f1']:.4f} "
-        f"| {entry['elapsed_seconds'] or 0:.0f} |"
-        for entry in summary["history"]
-    )
-    settings = {
-        "architecture": architecture,
-        "config_overrides": model_args.config_overrides,
-        "vocab_size": len(tokenizer),
-        "max_length": model_args.max_length,
-        "min_df": model_args.min_df,
-        "learning_rate": training_args.learning_rate,
-        "optimizer": getattr(training_args.optim, "value", training_args.optim),
-        "weight_decay": training_args.weight_decay,
-        "lr_scheduler_type": getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type),
-        "warmup_steps": training_args.warmup_steps,
-        "per_device_train_batch_size": training_args.per_device_train_batch_size,
-        "num_train_epochs": training_args.num_train_epochs,
-        "early_stopping_patience": training_args.early_stopping_patience,
-        "metric_for_best_model": training_args.metric_for_best_model,
-        "seed": training_args.seed,
-    }
-    body = f"""
-# {model_name}
-
-A {ARCHITECTURE_TITLES.get(architecture, architecture)} text classifier ({summary['num_parameters']:,} parameters)
-trained from scratch on {dataset_title} to tell {len(label_names)} classes apart, with
-`hf_seqmodels` on the Hugging Face `Trainer`. It reads words, not sub-words: its
-tokenizer keeps the {len(tokenizer) - 2:,} words a TF-IDF vectorizer chose on the training split.
-
-## Results
-
-| split | examples | accuracy | macro-F1 | loss |
-| --- | --- | --- | --- | --- |
-{results}
-
-The weights are those of the epoch with the best validation {training_args.metric_for_best_model}.
-Per-class precision, recall and F1 on the test split are in `classification_report_test.json`,
-the confusion matrix in `confusion_matrix_test.png`.
-
-## Training
-
-- Data: {_data_description(data_args, raw)}
-- Model: `{type(config).__name__}` {json.dumps(_own_config(config))}
-- Trained {summary['epochs']:g} epochs ({summary['global_step']} steps) in {summary['train_runtime']:.0f} s,
-  {summary['train_samples_per_second']:.1f} training and {summary['inference_samples_per_second']:.1f}
-  inference examples per second.
-
-| epoch | training loss | validation loss | validation accuracy | validation macro-F1 | seconds |
-| --- | --- | --- | --- | --- | --- |
-{history}
-
-Settings:
-
-```json
-{json.dumps(settings, indent=2)}
-```
-
-## How to use
-
-Without installing anything beyond `transformers` (the modeling code is in this repository):
-
-```python
-from transformers import pipeline
-
-classifier = pipeline("text-classification", model="{repo}", trust_remote_code=True)
-classifier("The new graphics card renders twice as fast")
-```
-
-With `pip install hf_seqmodels`, the classes are registered and no remote code runs:
-
-```python
-import hf_seqmodels  # registers {type(config).__name__} with the Auto classes
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-model = AutoModelForSequenceClassification.from_pretrained("{repo}")
-tokenizer = AutoTokenizer.from_pretrained("{repo}")
-```
-
-Labels: {", ".join(f"`{name}`" for name in label_names)}.
-"""
-    return ModelCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
-
-
-def _card_metadata(summary: dict, model_name: str, data_args: DataArguments) -> ModelCardData:
-    """The card's YAML header: task, library, data set and a `model-index` of validation and test results."""
-    dataset_id = NEWSGROUPS_HUB_ID if data_args.is_newsgroups else (data_args.dataset_name or "local files")
-    eval_results = [
-        EvalResult(
-            task_type="text-classification",
-            task_name="Text Classification",
-            dataset_type=dataset_id,
-            dataset_name=_dataset_title(data_args),
-            dataset_split=split,
-            metric_type=metric_type,
-            metric_name=metric_name,
-            metric_value=round(summary[split][metric], 4),
-            metric_args=args,
-        )
-        for split in ("validation", "test")
-        for metric, metric_type, metric_name, args in (
-            ("accuracy", "accuracy", "Accuracy", None),
-            ("macro_f1", "f1", "Macro F1", {"average": "macro"}),
-        )
-    ]
-    return ModelCardData(
-        language="en" if data_args.is_newsgroups else None,
-        library_name="transformers",
-        pipeline_tag="text-classification",
-        tags=["text-classification", "hf-seqmodels", summary["architecture"]],
-        datasets=[data_args.dataset_name or NEWSGROUPS_HUB_ID] if not data_args.train_file else None,
-        metrics=["accuracy", "f1"],
-        model_name=model_name,
-        eval_results=eval_results,
-    )
-
-
-def _dataset_title(data_args: DataArguments) -> str:
-    if not data_args.is_newsgroups:
-        return data_args.source
-    removed = _comma_list(data_args.remove)
-    return f"20 Newsgroups ({data_args.protocol} split" + (f", {'/'.join(removed)} removed)" if removed else ")")
-
-
-def _data_description(data_args: DataArguments, raw) -> str:
-    sizes = ", ".join(f"{split} {len(raw[split]):,}" for split in raw)
-    if not data_args.is_newsgroups:
-        columns = f"text column `{data_args.text_column}`, label column `{data_args.label_column}`"
-        return f"`{data_args.source}` ({columns}): {sizes}."
-    protocol = {
-        "bydate": "the standard bydate train / test split, validation carved from train (stratified, seed "
-        f"{data_args.split_seed})",
-        "seed": f"all 18,846 posts split 60/20/20 at random (stratified, seed {data_args.split_seed})",
-    }[data_args.protocol]
-    removed = ", ".join(_comma_list(data_args.remove)) or "nothing"
-    groups = data_args.categories or "all 20 groups"
-    return f"20 Newsgroups via scikit-learn's `fetch_20newsgroups`, {protocol}; removed: {removed}; {groups}: {sizes}."
-
-
-def _own_config(config) -> dict:
-    return {name: getattr(config, name) for name in own_config_fields(type(config))}
-
-
-# --------------------------------------------------------------------------- a saved folder
-
-
-def load_classifier(model_dir: str):
-    """(tokenizer, model in eval mode) from a saved folder or Hub repo, through the Auto classes.
-
-    Weights are read from safetensors only (`use_safetensors=True`): a `pytorch_model.bin` is a pickle,
-    and a folder someone else wrote must not be able to run code when it is loaded.
-    """
-    with loading_errors("MODEL_DIR", model_dir):
-        config = AutoConfig.from_pretrained(model_dir)
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        check_vocabulary(tokenizer, config, model_dir)
-        model = AutoModelForSequenceClassification.from_pretrained(model_dir, config=config, use_safetensors=True)
-    return tokenizer, model.eval()
+# --------------------------------------------------------------------------- loading a saved folder
 
 
 @contextmanager
@@ -1037,85 +848,3 @@ def check_vocabulary(tokenizer, config, path: str) -> None:
             f"{path!r}: the tokenizer's ids go up to {largest}, but the model's vocab_size is {vocab_size}; "
             "the tokenizer files do not belong to this model (ids must be < vocab_size)"
         )
-
-
-def evaluate_folder(
-    model_dir: str, data_args: DataArguments, split: str = "test", output_dir: str | None = None, batch_size: int = 128
-) -> dict:
-    """Accuracy, macro-F1 and loss of a saved model on one split; writes its report and confusion matrix."""
-    _check_batch_size(batch_size)
-    tokenizer, model = load_classifier(model_dir)
-    dataset = align_labels(load_data(data_args)[split], model.config.id2label)
-    tokenized = tokenize(datasets.DatasetDict({split: dataset}), tokenizer, tokenizer.model_max_length)[split]
-    output_dir = Path(output_dir or model_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    args = HfTrainingArguments(
-        output_dir=str(output_dir),
-        per_device_eval_batch_size=batch_size,
-        report_to=[],
-        save_strategy="no",
-        dataloader_pin_memory=torch.accelerator.is_available(),
-    )
-    trainer = Trainer(
-        model=model,
-        args=args,
-        processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
-        compute_metrics=compute_metrics,
-    )
-    output = trainer.predict(tokenized, metric_key_prefix=split)
-    label_names = [model.config.id2label[index] for index in range(model.config.num_labels)]
-    write_evaluation(output_dir, split, output.predictions, output.label_ids, label_names)
-    metrics = {"split": split, "examples": len(tokenized), **_split_metrics(output.metrics, split)}
-    (output_dir / f"eval_{split}_results.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    return metrics
-
-
-def _check_batch_size(batch_size: int) -> None:
-    if batch_size < 1:
-        raise UsageError(f"--batch_size must be ≥ 1, got {batch_size}")
-
-
-def align_labels(dataset: datasets.Dataset, id2label: dict) -> datasets.Dataset:
-    """Renumber the data's labels to the model's ids, matching them by name."""
-    names = dataset.features["label"].names
-    model_names = [id2label[index] for index in range(len(id2label))]
-    if names == model_names:
-        return dataset
-    if unknown := sorted(set(names) - set(model_names)):
-        raise UsageError(f"labels {unknown} of the data are not among the model's labels {model_names}")
-    to_model = {index: model_names.index(name) for index, name in enumerate(names)}
-    features = dataset.features.copy()
-    features["label"] = datasets.ClassLabel(names=model_names)
-    return dataset.map(
-        lambda batch: {"label": [to_model[label] for label in batch["label"]]},
-        batched=True,
-        features=features,
-        desc="Matching labels to the model's",
-    )
-
-
-def predict(model_dir: str, texts: list[str], batch_size: int = 64) -> list[dict]:
-    """`{"label", "score", "text"}` for each text: the most probable class and its probability.
-
-    Texts are truncated to the tokenizer's `model_max_length`, so a document of any size costs one
-    tokenizer pass; lone surrogates are replaced with U+FFFD (`validation.clean_text`).
-    """
-    for index, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise UsageError(f"texts[{index}] is {type(text).__name__} {text!r}, not a string")
-    _check_batch_size(batch_size)
-    tokenizer, model = load_classifier(model_dir)
-    results = []
-    batches = range(0, len(texts), batch_size)
-    for start in tqdm(batches, desc="Predicting", unit="batch", disable=len(batches) < 2):
-        chunk = texts[start : start + batch_size]
-        inputs = tokenizer([clean_text(text) for text in chunk], truncation=True, padding=True, return_tensors="pt")
-        with torch.inference_mode():
-            probabilities = model(**inputs).logits.float().softmax(dim=-1)
-        scores, indices = probabilities.max(dim=-1)
-        results += [
-            {"label": model.config.id2label[int(index)], "score": float(score), "text": text}
-            for text, score, index in zip(chunk, scores, indices)
-        ]
-    return results

@@ -9,7 +9,8 @@ import pytest
 from transformers import pipeline
 
 from hf_seqmodels import cli
-from hf_seqmodels.training import DataArguments, ModelArguments, SeqModelsTrainingArguments, load_data, predict, train
+from hf_seqmodels.inference import predict
+from hf_seqmodels.training import DataArguments, ModelArguments, SeqModelsTrainingArguments, load_data, train
 
 GROUPS = ["comp.graphics", "rec.autos", "sci.space"]
 TEXTS = ["The shuttle reached a stable orbit", "New brakes for my car", "Rendering 3D images is slow"]

@@ -18,7 +18,7 @@ from transformers import (
 )
 
 import hf_seqmodels
-from conftest import REPO_ROOT, WITHOUT_PACKAGE, tiny_classifier
+from conftest import WITHOUT_PACKAGE, tiny_classifier
 
 TEXTS = [
     "The engine of this car runs hot in summer",

@@ -26,17 +26,13 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipe
 import hf_seqmodels
 from conftest import ARCHITECTURES, REPO_ROOT, tiny_classifier
 from hf_seqmodels import cli, train_tokenizer
+from hf_seqmodels.inference import load_classifier, predict
 from hf_seqmodels.training import (
-    DataArguments,
     ModelArguments,
     SeqModelsTrainingArguments,
     UsageError,
     checkpoint_problem,
-    load_classifier,
-    load_data,
-    predict,
     resolve_checkpoint,
-    train,
 )
 from hf_seqmodels.validation import check_label_column, clean_text
 

@@ -24,6 +24,7 @@ import hf_seqmodels
 from conftest import REPO_ROOT, WITHOUT_PACKAGE
 from hf_seqmodels import GRUConfig, train_tokenizer
 from hf_seqmodels.data import NEWSGROUPS
+from hf_seqmodels.inference import predict
 from hf_seqmodels.training import (
     DataArguments,
     ModelArguments,
@@ -34,7 +35,6 @@ from hf_seqmodels.training import (
     load_data,
     parse_args,
     parse_config_overrides,
-    predict,
     sample,
     train,
 )

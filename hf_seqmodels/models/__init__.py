@@ -6,7 +6,9 @@ makes `save_pretrained` copy the modeling files beside the weights, so the same 
 with `trust_remote_code=True` where this package is not installed.
 """
 
-from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
+import dataclasses
+
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, PreTrainedConfig
 
 from .configuration_recurrent import GRUConfig, LSTMConfig, RecurrentConfig, RNNConfig
 from .configuration_transformer import TransformerConfig
@@ -36,6 +38,14 @@ for config_class, model_class, classifier_class in ARCHITECTURES.values():
     model_class.register_for_auto_class("AutoModel")
     classifier_class.register_for_auto_class("AutoModelForSequenceClassification")
 
+
+
+def own_config_fields(config_class) -> list[str]:
+    """The architecture's own config fields, without those every transformers config has (labels, dtype, ...)."""
+    common = {f.name for f in dataclasses.fields(PreTrainedConfig)}
+    return [f.name for f in dataclasses.fields(config_class) if f.name not in common]
+
+
 __all__ = [
     "ARCHITECTURES",
     "RecurrentConfig",
@@ -51,4 +61,5 @@ __all__ = [
     "LSTMForSequenceClassification",
     "GRUForSequenceClassification",
     "TransformerForSequenceClassification",
+    "own_config_fields",
 ]
