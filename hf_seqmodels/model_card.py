@@ -105,7 +105,8 @@ Without installing anything beyond `transformers` (the modeling code is in this 
 from transformers import pipeline
 
 classifier = pipeline("text-classification", model="{repo}", trust_remote_code=True)
-classifier("The new graphics card renders twice as fast")
+# truncation=True: a longer text is cut to the {model_args.max_length} tokens the model was trained on
+classifier("The new graphics card renders twice as fast", truncation=True)
 ```
 
 With `pip install hf_seqmodels`, the classes are registered and no remote code runs:

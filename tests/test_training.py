@@ -165,14 +165,14 @@ def test_folder_reloads_with_auto_classes_and_names_the_groups(run, test_split):
 
 def test_folders_load_with_trust_remote_code_where_the_package_is_missing(trained, newsgroups_home, tmp_path):
     # The model card's first example, in a process that cannot import hf_seqmodels.
-    texts = ["The shuttle reached orbit", "My car engine overheats", ""]
+    texts = ["The shuttle reached orbit", "My car engine overheats", "", "orbit " * 3000]  # the last: past any length
     script = WITHOUT_PACKAGE + textwrap.dedent(
         f"""
         from transformers import pipeline
         answers = {{}}
         for name, folder in {dict((name, str(folder)) for name, (folder, _) in trained.items())!r}.items():
             classifier = pipeline("text-classification", model=folder, trust_remote_code=True)
-            answers[name] = [[a["label"], a["score"], type(classifier.model).__module__] for a in classifier({texts!r})]
+            answers[name] = [[a["label"], a["score"], type(classifier.model).__module__] for a in classifier({texts!r}, truncation=True)]
         print(json.dumps(answers))
         """
     )
