@@ -463,13 +463,17 @@ def summary_sentences(rows: list[dict]) -> list[str]:
             f"- The weakest is the {worst['name']} ({worst['test_accuracy']:.4f}), "
             f"{(best['test_accuracy'] - worst['test_accuracy']) * 100:.1f} points behind."
         )
-    fastest = max(models, key=lambda row: row["train_samples_per_second"])
-    sentences.append(
-        f"- The {fastest['name']} trains fastest ({fastest['train_samples_per_second']:.0f} samples/s, "
-        f"{fastest['train_seconds']:.0f} s in all); the baselines fit in "
-        f"{max(row['train_seconds'] for row in baselines):.1f} s or less, "
-        f"so the neural models buy their accuracy with {min(row['train_seconds'] for row in models) / max(row['train_seconds'] for row in baselines):.0f}× or more training time."
-    )
+    # Speed only from whole runs: a resumed run's time counts the part after its checkpoint.
+    timed = [row for row in models if not row.get("resumed_from_step")]
+    if timed:
+        fastest = max(timed, key=lambda row: row["train_samples_per_second"])
+        slowest_baseline = max(row["train_seconds"] for row in baselines)
+        sentences.append(
+            f"- The {fastest['name']} trains fastest ({fastest['train_samples_per_second']:.0f} samples/s, "
+            f"{fastest['train_seconds']:.0f} s in all); the baselines fit in {slowest_baseline:.1f} s or less, "
+            f"so the neural models buy their accuracy with {min(row['train_seconds'] for row in timed) / slowest_baseline:.0f}× "
+            "or more training time."
+        )
     return sentences
 
 
