@@ -139,7 +139,7 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
 
     # The models, one after the other, each on the whole machine.
     for architecture, plan in plans.items():
-        model_args, data_args, training_args = training.parse_args(plan.argv)
+        model_args, data_args, training_args = plan.arguments
         if plan.finished is not None:
             summary = plan.finished
         else:
@@ -150,7 +150,7 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
                 summary = launch_training(plan.argv, args.num_processes, training_args.output_dir)
             else:
                 summary = training.train(model_args, data_args, training_args)
-        rows.append(model_row(architecture, summary, model_args, training_args) | {"read_back": plan.finished is not None})
+        rows.append(model_row(architecture, summary, model_args, training_args, read_back=plan.finished is not None))
         if not args.keep_checkpoints:
             remove_checkpoints(Path(training_args.output_dir))
 
@@ -183,7 +183,8 @@ RUN_RECORD = "compare_run.json"
 @dataclass
 class ModelPlan:
     argv: list[str]  # what `hf-seqmodels train` gets
-    settings_argv: list[str]  # the same without the resume option: what the model's folder records
+    settings_argv: list[str]  # the same without the folder and the resume option: what the model's folder records
+    arguments: tuple  # `argv` parsed: (model_args, data_args, training_args)
     finished: dict | None = None  # the training summary of a finished run, read back with --resume
 
 
@@ -194,12 +195,12 @@ def plan_model(args: CompareArguments, architecture: str, extra: list[str]) -> M
     passes: read back under other settings, its figures would sit in a table they were not made for.
     """
     argv = training_argv(args, architecture, extra)
-    _, _, training_args = training.parse_args(argv)  # bad options are named here, before any model trains
-    model_dir = Path(training_args.output_dir)
+    arguments = training.parse_args(argv)  # bad options are named here, before any model trains
+    model_dir = Path(arguments[2].output_dir)
     # The folder itself is not a setting: a comparison moved elsewhere still resumes.
     settings = [value for i, value in enumerate(argv) if "--output_dir" not in argv[max(i - 1, 0) : i + 1]]
     if not args.resume or not model_dir.is_dir() or not any(model_dir.iterdir()):
-        return ModelPlan(argv, settings)
+        return ModelPlan(argv, settings, arguments)
     try:
         recorded = json.loads((model_dir / RUN_RECORD).read_text(encoding="utf-8"))["training_argv"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -216,12 +217,13 @@ def plan_model(args: CompareArguments, architecture: str, extra: list[str]) -> M
         )
     try:
         finished = json.loads((model_dir / "training_summary.json").read_text(encoding="utf-8"))
-        return ModelPlan(argv, settings, finished=finished)
+        return ModelPlan(argv, settings, arguments, finished=finished)
     except (OSError, ValueError):  # not finished (or killed while writing its summary): its checkpoints remain
         pass
     if any(model_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*")):
-        return ModelPlan(argv + ["--resume_from_checkpoint", "last"], settings)
-    return ModelPlan(argv, settings)
+        argv = argv + ["--resume_from_checkpoint", "last"]
+        return ModelPlan(argv, settings, training.parse_args(argv))
+    return ModelPlan(argv, settings, arguments)
 
 
 def remove_checkpoints(model_dir: Path) -> None:
@@ -295,7 +297,7 @@ RECORDED_TRAINING_ARGUMENTS = (
 )  # fmt: skip
 
 
-def model_row(architecture: str, summary: dict, model_args, training_args) -> dict:
+def model_row(architecture: str, summary: dict, model_args, training_args, read_back: bool = False) -> dict:
     output_dir = Path(summary["output_dir"])
     config = json.loads((output_dir / "config.json").read_text())
     recorded = {name: getattr(training_args, name) for name in RECORDED_TRAINING_ARGUMENTS}
@@ -312,6 +314,7 @@ def model_row(architecture: str, summary: dict, model_args, training_args) -> di
         "inference_samples_per_second": round(summary["inference_samples_per_second"], 1),
         "epochs": summary["epochs"],
         "resumed_from_step": summary["resumed_from_step"],
+        "read_back": read_back,  # with --resume, from a finished run's folder
         "history": summary["history"],
         "output_dir": str(output_dir),
         "settings": {

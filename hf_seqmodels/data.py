@@ -107,10 +107,10 @@ def load_newsgroups(
 
     if protocol == "bydate":
         test = fetch("test")
-        train, validation = _stratified_split(fetch("train"), validation_size, seed)
+        train, validation = stratified_split(fetch("train"), seed, test_size=validation_size)
     else:
-        rest, test = _stratified_split(fetch("all"), 0.2, seed)
-        train, validation = _stratified_split(rest, 0.25, seed)  # 0.25 of 80% = 20% of all
+        rest, test = stratified_split(fetch("all"), seed, test_size=0.2)
+        train, validation = stratified_split(rest, seed, test_size=0.25)  # 0.25 of 80% = 20% of all
     return datasets.DatasetDict(train=train, validation=validation, test=test)
 
 
@@ -193,7 +193,7 @@ def load_text_dataset(
         raise ValueError(f"carving {carved} from the training data leaves nothing to train on")
     n_train = len(splits["train"])
     for split, size in carved.items():
-        splits["train"], splits[split] = _stratified_split(splits["train"], round(size * n_train), seed)
+        splits["train"], splits[split] = stratified_split(splits["train"], seed, test_size=round(size * n_train))
     return datasets.DatasetDict(train=splits["train"], validation=splits["validation"], test=splits["test"])
 
 
@@ -223,14 +223,10 @@ def _to_class_label(splits, label_column, sources):
     return splits.cast_column("label", datasets.ClassLabel(names=names))
 
 
-def _stratified_split(dataset, size, seed):
-    """Split into (kept, carved off): ``size`` is a fraction or a count; class proportions are kept."""
-    return stratified_split(dataset, seed, test_size=size)
-
-
 def stratified_split(dataset, seed, *, test_size=None, train_size=None):
-    """``(train, test)`` of ``dataset.train_test_split(test_size=..., train_size=..., stratify_by_column="label",
-    seed=seed)``, index for index.
+    """Split into (kept, carved off) in the class proportions: ``(train, test)`` of
+    ``dataset.train_test_split(test_size=..., train_size=..., stratify_by_column="label", seed=seed)``,
+    index for index; a size is a fraction or a count.
 
     Written out for speed alone: datasets reads the label column there through ``np.asarray`` over a lazy
     column, row by row (about 3 s per 10,000 posts, on every load of the data). Here the column is read in

@@ -39,7 +39,6 @@ for config_class, model_class, classifier_class in ARCHITECTURES.values():
     classifier_class.register_for_auto_class("AutoModelForSequenceClassification")
 
 
-
 def own_config_fields(config_class) -> list[str]:
     """The architecture's own config fields, without those every transformers config has (labels, dtype, ...)."""
     common = {f.name for f in dataclasses.fields(PreTrainedConfig)}
