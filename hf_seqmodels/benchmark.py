@@ -317,7 +317,7 @@ class Contender:
 
 
 def default_config(architecture: str, vocab_size: int, **overrides):
-    return ARCHITECTURES[architecture][0](**({"vocab_size": vocab_size, "num_labels": NUM_LABELS} | overrides))
+    return ARCHITECTURES[architecture].config_class(**({"vocab_size": vocab_size, "num_labels": NUM_LABELS} | overrides))
 
 
 def describe_size(config) -> str:
@@ -331,7 +331,7 @@ def describe_size(config) -> str:
 
 
 def our_contender(architecture: str, config) -> Contender:
-    model = ARCHITECTURES[architecture][2](config)
+    model = ARCHITECTURES[architecture].classifier_class(config)
     if architecture == "transformer":
         flops = lambda batch: transformer_batch_flops(config, batch, extra_positions=1)  # noqa: E731 (+ our [CLS])
     else:

@@ -41,7 +41,6 @@ QUICK_ARGS = [
     "--max_train_samples", "1200", "--max_eval_samples", "300", "--max_test_samples", "600",
     "--num_train_epochs", "1", "--max_length", "128", "--vocab_size", "8000", "--early_stopping_patience", "0",
 ]  # fmt: skip
-TITLES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "transformer": "Transformer"}
 
 
 @dataclass
@@ -302,7 +301,7 @@ def model_row(architecture: str, summary: dict, model_args, training_args, read_
     config = json.loads((output_dir / "config.json").read_text())
     recorded = {name: getattr(training_args, name) for name in RECORDED_TRAINING_ARGUMENTS}
     return {
-        "name": TITLES[architecture],
+        "name": ARCHITECTURES[architecture].title,
         "kind": "model",
         "architecture": architecture,
         "test_accuracy": summary["test"]["accuracy"],

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .models import own_config_fields
+from .models import ARCHITECTURES, own_config_fields
 
 if TYPE_CHECKING:
     from .training import DataArguments
@@ -16,12 +16,6 @@ if TYPE_CHECKING:
 # A Hub copy of the corpus `fetch_20newsgroups` downloads, named in the card's metadata so the Hub links it.
 NEWSGROUPS_HUB_ID = "SetFit/20_newsgroups"
 
-ARCHITECTURE_TITLES = {
-    "rnn": "Elman RNN",
-    "lstm": "LSTM",
-    "gru": "GRU",
-    "transformer": "pre-norm Transformer encoder",
-}
 
 
 def build_model_card(summary, model, tokenizer, raw, model_args, data_args, training_args) -> ModelCard:
@@ -64,7 +58,7 @@ def build_model_card(summary, model, tokenizer, raw, model_args, data_args, trai
     body = f"""
 # {model_name}
 
-A {ARCHITECTURE_TITLES.get(architecture, architecture)} text classifier ({summary['num_parameters']:,} parameters)
+A {ARCHITECTURES[architecture].description} text classifier ({summary['num_parameters']:,} parameters)
 trained from scratch on {dataset_title} to tell {len(label_names)} classes apart, with
 `hf_seqmodels` on the Hugging Face `Trainer`. It reads words, not sub-words: its
 tokenizer keeps the {len(tokenizer) - 2:,} words a TF-IDF vectorizer chose on the training split.

@@ -109,7 +109,7 @@ class ModelArguments:
             raise UsageError(f"--min_df must be a count ≥ 1 or a fraction in (0, 1), got {self.min_df}")
         if self.architecture is not None and self.model_name_or_path is None:
             # Checked now, before minutes of loading and tokenizing; a saved model's config is checked on load.
-            config_class = ARCHITECTURES[self.architecture][0]
+            config_class = ARCHITECTURES[self.architecture].config_class
             overrides = parse_config_overrides(self.config_overrides, config_class)
             try:
                 config_class(**overrides)
@@ -466,7 +466,7 @@ def build_model(model_args: ModelArguments, tokenizer, label_names, start_from: 
                 return AutoModelForSequenceClassification.from_pretrained(
                     start_from, config=config, ignore_mismatched_sizes=True, use_safetensors=True
                 )
-        config_class, _, model_class = ARCHITECTURES[model_args.architecture]
+        config_class = ARCHITECTURES[model_args.architecture].config_class
         overrides = parse_config_overrides(model_args.config_overrides, config_class)
         config = config_class(
             **overrides, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **labels
@@ -476,7 +476,7 @@ def build_model(model_args: ModelArguments, tokenizer, label_names, start_from: 
     except (ValueError, TypeError) as error:  # the config's own checks name the field and what is valid
         raise UsageError(f"--config_overrides {model_args.config_overrides!r}: {error}") from error
     _check_positions(config, model_args.max_length)
-    return model_class(config)
+    return ARCHITECTURES[model_args.architecture].classifier_class(config)
 
 
 def _check_positions(config, max_length: int) -> None:

@@ -41,7 +41,7 @@ WITHOUT_PACKAGE = textwrap.dedent(
 
 
 def tiny_config(architecture: str, **overrides):
-    config_class = hf_seqmodels.ARCHITECTURES[architecture][0]
+    config_class = hf_seqmodels.ARCHITECTURES[architecture].config_class
     return config_class(**({"vocab_size": VOCAB_SIZE} | TINY_SIZES[architecture] | overrides))
 
 
@@ -49,7 +49,7 @@ def tiny_classifier(architecture: str, perturb: bool = True, seed: int = 0, **ov
     """A classifier in eval mode. `perturb` adds noise to every weight: fresh weights (zero biases, a zero
     padding row) can hide padding bugs, e.g. a backward RNN reading trailing padding still sees zeros."""
     torch.manual_seed(seed)
-    model = hf_seqmodels.ARCHITECTURES[architecture][2](tiny_config(architecture, **overrides))
+    model = hf_seqmodels.ARCHITECTURES[architecture].classifier_class(tiny_config(architecture, **overrides))
     if perturb:
         with torch.no_grad():
             for parameter in model.parameters():

@@ -53,8 +53,8 @@ def test_transformer_flops_match_a_hand_count():
 @pytest.mark.parametrize("cell", ["rnn", "gru"])
 def test_recurrent_flops_match_torch_flop_counter(cell):
     """torch sees the matmuls inside its own RNN loop (not inside oneDNN's LSTM, hence no LSTM here)."""
-    config = hf_seqmodels.ARCHITECTURES[cell][0](**RECURRENT_SIZES, num_hidden_layers=2)
-    for model, packed in ((hf_seqmodels.ARCHITECTURES[cell][2](config), False), (benchmark.TextbookRecurrentClassifier(config), True)):
+    config = hf_seqmodels.ARCHITECTURES[cell].config_class(**RECURRENT_SIZES, num_hidden_layers=2)
+    for model, packed in ((hf_seqmodels.ARCHITECTURES[cell].classifier_class(config), False), (benchmark.TextbookRecurrentClassifier(config), True)):
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             model.eval()(**BATCH)
         assert counter.get_total_flops() == benchmark.recurrent_batch_flops(config, BATCH, packed=packed)
@@ -146,7 +146,7 @@ def test_tiny_benchmark_run_reports_every_model_and_column(newsgroups_home, tmp_
             assert row["train_vs_textbook"] == 1.0
     assert saved["batches"]["same_batches_for_all_models"] is True
     assert saved["matmul_gflops"]["ceiling"] > 0
-    default_hidden = {a: classes[0]().hidden_size for a, classes in hf_seqmodels.ARCHITECTURES.items()}
+    default_hidden = {name: architecture.config_class().hidden_size for name, architecture in hf_seqmodels.ARCHITECTURES.items()}
     points = {(p["architecture"], p["hidden_size"], p["batch_size"]) for p in saved["scaling"]}
     assert points == {(a, 16, 2) for a in default_hidden} | {(a, hidden, 1) for a, hidden in default_hidden.items()}
     assert all(p["fraction_of_matmul_ceiling"] > 0 for p in saved["scaling"])

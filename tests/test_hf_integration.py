@@ -115,7 +115,7 @@ def test_remote_code_loads_where_the_package_cannot_be_imported(architecture, to
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    prefix = hf_seqmodels.ARCHITECTURES[architecture][0].__name__.removesuffix("Config")
+    prefix = hf_seqmodels.ARCHITECTURES[architecture].config_class.__name__.removesuffix("Config")
     assert report["classes"] == [f"{prefix}ForSequenceClassification", f"{prefix}Model", f"{prefix}Config"]
     assert report["modules"] == ["transformers_modules"] and not report["package_imported"]
     assert torch.equal(torch.tensor(report["logits"]), expected)

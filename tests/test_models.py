@@ -43,7 +43,7 @@ def pad_batch(sequences, length=None):
 
 def test_encoder_outputs_shapes(architecture):
     config = tiny_config(architecture)
-    encoder = hf_seqmodels.ARCHITECTURES[architecture][1](config).eval()
+    encoder = hf_seqmodels.ARCHITECTURES[architecture].model_class(config).eval()
     input_ids, attention_mask = pad_batch([torch.arange(2, 9), torch.arange(2, 5)])
     outputs = encoder(input_ids, attention_mask=attention_mask, output_hidden_states=True)
     assert isinstance(outputs, BaseModelOutputWithPooling)
@@ -145,17 +145,17 @@ def test_save_and_reload_with_auto_classes(architecture, tmp_path):
     assert torch.equal(reloaded(input_ids, attention_mask=attention_mask).logits, model(input_ids, attention_mask=attention_mask).logits)
 
     encoder = AutoModel.from_pretrained(tmp_path).eval()
-    assert type(encoder) is hf_seqmodels.ARCHITECTURES[architecture][1]
+    assert type(encoder) is hf_seqmodels.ARCHITECTURES[architecture].model_class
     expected = model.model(input_ids, attention_mask=attention_mask).pooler_output
     assert torch.equal(encoder(input_ids, attention_mask=attention_mask).pooler_output, expected)
 
     config = AutoConfig.from_pretrained(tmp_path)
-    assert type(config) is hf_seqmodels.ARCHITECTURES[architecture][0]
+    assert type(config) is hf_seqmodels.ARCHITECTURES[architecture].config_class
     assert set(config.auto_map) == {"AutoConfig", "AutoModel", "AutoModelForSequenceClassification"}
 
 
 def test_model_types_are_unique_and_prefixed():
-    model_types = [classes[0].model_type for classes in hf_seqmodels.ARCHITECTURES.values()]
+    model_types = [architecture.config_class.model_type for architecture in hf_seqmodels.ARCHITECTURES.values()]
     assert len(set(model_types)) == 4
     assert all(model_type.startswith("seqmodels_") for model_type in model_types)
 

@@ -403,7 +403,7 @@ def test_saved_folders_load_without_trust_remote_code(folders):
     for architecture, folder in folders.items():
         model = AutoModelForSequenceClassification.from_pretrained(folder, trust_remote_code=False)
         tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
-        assert type(model) is hf_seqmodels.ARCHITECTURES[architecture][2]
+        assert type(model) is hf_seqmodels.ARCHITECTURES[architecture].classifier_class
         assert type(model).__module__.startswith("hf_seqmodels.")
         assert tokenizer("orbit car")["input_ids"]
 

@@ -298,7 +298,7 @@ def test_shipped_config_files_parse(architecture):
     assert model_args.architecture == architecture
     assert data_args.protocol == "bydate"
     assert training_args.load_best_model_at_end and training_args.metric_for_best_model == "macro_f1"
-    config_class = hf_seqmodels.ARCHITECTURES[architecture][0]
+    config_class = hf_seqmodels.ARCHITECTURES[architecture].config_class
     assert parse_config_overrides(model_args.config_overrides, config_class)  # names real config fields
 
 

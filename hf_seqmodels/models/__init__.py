@@ -7,6 +7,7 @@ with `trust_remote_code=True` where this package is not installed.
 """
 
 import dataclasses
+from dataclasses import dataclass
 
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, PreTrainedConfig
 
@@ -22,21 +23,43 @@ from .modeling_recurrent import (
 )
 from .modeling_transformer import TransformerForSequenceClassification, TransformerModel
 
-# architecture name -> (config, encoder, classifier)
+
+@dataclass(frozen=True)
+class Architecture:
+    """One architecture's classes, under the short name the commands use (`--architecture gru`)."""
+
+    name: str
+    title: str  # how reports name it: "GRU"
+    description: str  # how a model card names it: "Elman RNN" ("An Elman RNN text classifier ...")
+    config_class: type
+    model_class: type  # the encoder alone (AutoModel)
+    classifier_class: type  # encoder + classification head (AutoModelForSequenceClassification)
+
+
 ARCHITECTURES = {
-    "rnn": (RNNConfig, RNNModel, RNNForSequenceClassification),
-    "lstm": (LSTMConfig, LSTMModel, LSTMForSequenceClassification),
-    "gru": (GRUConfig, GRUModel, GRUForSequenceClassification),
-    "transformer": (TransformerConfig, TransformerModel, TransformerForSequenceClassification),
+    architecture.name: architecture
+    for architecture in (
+        Architecture("rnn", "RNN", "Elman RNN", RNNConfig, RNNModel, RNNForSequenceClassification),
+        Architecture("lstm", "LSTM", "LSTM", LSTMConfig, LSTMModel, LSTMForSequenceClassification),
+        Architecture("gru", "GRU", "GRU", GRUConfig, GRUModel, GRUForSequenceClassification),
+        Architecture(
+            "transformer",
+            "Transformer",
+            "pre-norm Transformer encoder",
+            TransformerConfig,
+            TransformerModel,
+            TransformerForSequenceClassification,
+        ),
+    )
 }
 
-for config_class, model_class, classifier_class in ARCHITECTURES.values():
-    AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
-    AutoModel.register(config_class, model_class, exist_ok=True)
-    AutoModelForSequenceClassification.register(config_class, classifier_class, exist_ok=True)
-    config_class.register_for_auto_class()
-    model_class.register_for_auto_class("AutoModel")
-    classifier_class.register_for_auto_class("AutoModelForSequenceClassification")
+for architecture in ARCHITECTURES.values():
+    AutoConfig.register(architecture.config_class.model_type, architecture.config_class, exist_ok=True)
+    AutoModel.register(architecture.config_class, architecture.model_class, exist_ok=True)
+    AutoModelForSequenceClassification.register(architecture.config_class, architecture.classifier_class, exist_ok=True)
+    architecture.config_class.register_for_auto_class()
+    architecture.model_class.register_for_auto_class("AutoModel")
+    architecture.classifier_class.register_for_auto_class("AutoModelForSequenceClassification")
 
 
 def own_config_fields(config_class) -> list[str]:
@@ -47,6 +70,7 @@ def own_config_fields(config_class) -> list[str]:
 
 __all__ = [
     "ARCHITECTURES",
+    "Architecture",
     "RecurrentConfig",
     "RNNConfig",
     "LSTMConfig",
