@@ -24,6 +24,8 @@ setup(
         "matplotlib>=3.7",
         "tqdm",
     ],
-    extras_require={"dev": ["pytest>=8", "hypothesis>=6"]},
+    # gensim only in the tests: they check that hf_seqmodels.vectors reads word-vector files as gensim does
+    # (4.4 is the first release that works with numpy 2).
+    extras_require={"dev": ["pytest>=8", "hypothesis>=6", "gensim>=4.4"]},
     entry_points={"console_scripts": ["hf-seqmodels=hf_seqmodels.cli:main"]},
 )
