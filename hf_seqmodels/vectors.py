@@ -69,8 +69,8 @@ def load_word_vectors(
     Args:
         path: a GloVe, word2vec (text or binary) or fastText `.vec` file, plain or gzip-compressed.
         file_format: one of `FILE_FORMATS`; by default detected from the file itself.
-        keep: if given, only rows whose word it accepts are kept (every row is still checked), so a large
-            file read for a small vocabulary holds only what is needed.
+        keep: if given, only rows whose word it accepts are kept, so a large file read for a small vocabulary
+            holds, and parses the numbers of, only what is needed (every row's length is still checked).
 
     Raises `FileNotFoundError` / `IsADirectoryError` for a path that is not a file and `WordVectorsError` for
     an empty or damaged one; every message is one line naming the file.
@@ -240,7 +240,7 @@ def _read_text(stream: BinaryIO, path: Path, layout: _Layout, keep) -> tuple[lis
     block_rows: list[bytes] = []  # the values of the kept rows not yet parsed
     block_lines: list[int] = []
     rows = 0
-    first_line_number = 1 if layout.count is None else 2
+    first_line_number, dimension_source = (1, "line 1") if layout.count is None else (2, "the header")
     for line_number, line in enumerate(stream, start=first_line_number):
         line = line.rstrip()  # fastText ends each row with a space; Windows files end lines with \r
         if not line:
@@ -249,7 +249,7 @@ def _read_text(stream: BinaryIO, path: Path, layout: _Layout, keep) -> tuple[lis
         found = values.count(b" ") + 1 if values else 0
         if found != layout.dim:
             raise WordVectorsError(
-                f"{path}: line {line_number} holds {found} values where {_dimension_source(layout)} says {layout.dim}"
+                f"{path}: line {line_number} holds {found} values where {dimension_source} says {layout.dim}"
                 " (a damaged file?)"
             )
         rows += 1
@@ -316,10 +316,6 @@ def _read_binary(stream: BinaryIO, path: Path, layout: _Layout, keep) -> tuple[l
         raise WordVectorsError(f"{path}: the file holds more than the {layout.count:,} vectors its header announces")
     vectors = np.frombuffer(b"".join(kept), dtype="<f4").astype(np.float32).reshape(len(words), layout.dim)
     return words, vectors
-
-
-def _dimension_source(layout: _Layout) -> str:
-    return "line 1" if layout.count is None else "the header"
 
 
 def _one_line(error: BaseException) -> str:

@@ -147,6 +147,7 @@ def damaged_files():
     rows = [" ".join([word, *map(str, values)]) for word, values in VECTORS.items()]
     short_row = rows[:2] + ["sat 0.1 0.2"] + rows[3:]
     word_row = rows[:1] + ["cat 0.1 x 0.3 0.4"] + rows[2:]
+    long_row = "\n".join([f"{len(VECTORS)} {DIM}", rows[0], "cat 1 2 3 4 5", *rows[2:]])
     nan_row = rows[:1] + ["cat 0.1 nan 0.3 0.4"] + rows[2:]
     binary = f"{len(VECTORS)} {DIM}\n".encode() + b"".join(
         word.encode() + b" " + struct.pack(f"<{DIM}f", *values) for word, values in VECTORS.items()
@@ -156,7 +157,7 @@ def damaged_files():
         "empty": ("empty.txt", b"", "the file is empty"),
         "empty gzip": ("empty.txt.gz", gzip.compress(b""), "the file is empty"),
         "row too short": ("short.txt", "\n".join(short_row).encode(), "line 3 holds 2 values where line 1 says 4"),
-        "row too long": ("long.vec", f"8 {DIM}\n".encode() + "\n".join(rows[:1] + ["cat 1 2 3 4 5"] + rows[2:]).encode(), "line 3 holds 5 values where the header says 4"),
+        "row too long": ("long.vec", long_row.encode(), "line 3 holds 5 values where the header says 4"),
         "not a number": ("word.txt", "\n".join(word_row).encode(), "line 2 holds 'x', which is not a number"),
         "nan": ("nan.txt", "\n".join(nan_row).encode(), "the vector of 'cat' holds nan or inf"),
         "truncated binary": ("cut.bin", binary[:-5], "ends inside vector 8 of the 8"),
