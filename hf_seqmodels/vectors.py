@@ -13,7 +13,7 @@ GloVe is lower-cased, word2vec and fastText are not) and `initialize_embeddings(
 the result into `model.get_input_embeddings()`.
 
 Why a reader of our own rather than gensim's `KeyedVectors.load_word2vec_format`, which reads the same files:
-gensim does not check its rows. A row with one value is broadcast over the whole vector without a word, a row
+gensim does not check its rows. A row with one value is broadcast over the whole vector without a warning, a row
 of another length fails with numpy's "could not broadcast" and no line number, an empty file with a TypeError,
 and a header-less file is decompressed and read twice. Every one of those must be a one-line error naming the
 file here, and the formats are simple enough that checking them is most of the work of reading them. The
