@@ -59,6 +59,7 @@ from transformers import BertConfig, BertForSequenceClassification
 from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.trainer_pt_utils import get_length_grouped_indices
 
+from . import machine
 from .data import load_newsgroups
 from .models import ARCHITECTURES
 from .models.modeling_transformer import sinusoidal_table
@@ -91,7 +92,7 @@ class BenchmarkSettings:
     compile: bool = False
     device: str = "auto"
     amp: str = "none"  # "none", "bf16" or "fp16" (fp16 on CUDA only)
-    threads: int | None = None  # None: one per idle core (see `idle_core_threads`)
+    threads: int | None = None  # None: one per idle core (see `machine.idle_core_threads`)
     vocab_size: int = 30000
     max_texts: int | None = None  # tokenize only this many training posts for the length distribution
     seed: int = 0
@@ -576,39 +577,10 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def cpu_model_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def load_average():
-    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-
-
-def idle_core_threads() -> int:
-    """torch's default thread count (one per core), less the cores other work keeps busy (the 1-minute
-    load average), at least 1.
-
-    Why: with OpenMP's default busy-waiting, two threads on a machine where another job holds a core
-    wait for each other at every parallel region; measured here, a GRU training step took 4.5x longer
-    with 2 threads than with 1 while another job ran, and the quick benchmark 4:53 minutes instead of
-    about 1:30. On an idle machine this is torch's default.
-    """
-    if not hasattr(os, "getloadavg"):
-        return torch.get_num_threads()
-    busy = round(os.getloadavg()[0])
-    return max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - busy))
-
-
 def run_benchmark(settings: BenchmarkSettings, progress: bool = True) -> dict:
     """Run the benchmark; returns the report (what `--output` writes as JSON)."""
     threads = torch.get_num_threads()
-    torch.set_num_threads(settings.threads or idle_core_threads())
+    torch.set_num_threads(settings.threads or machine.idle_core_threads())
     try:
         return measure_everything(settings, progress)
     finally:
@@ -620,7 +592,7 @@ def measure_everything(settings: BenchmarkSettings, progress: bool) -> dict:
     if settings.amp == "fp16" and device.type != "cuda":
         raise ValueError(f"amp='fp16' needs a CUDA device, got device={str(device)!r}; use amp='bf16' or 'none'.")
     started = time.time()
-    load_at_start = load_average()
+    load_at_start = machine.load_average()
     ceiling_start = measure_matmul_gflops(device, settings.matmul_size)
 
     # The Transformer's position table sets the longest input; every model sees the same batches.
@@ -661,7 +633,7 @@ def measure_everything(settings: BenchmarkSettings, progress: bool) -> dict:
         "date": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(time.time() - started, 1),
         "machine": {
-            "cpu": cpu_model_name(),
+            "cpu": machine.processor_name(),
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
@@ -671,7 +643,7 @@ def measure_everything(settings: BenchmarkSettings, progress: bool) -> dict:
             "transformers": transformers.__version__,
             "python": platform.python_version(),
             "load_average_at_start": load_at_start,
-            "load_average_at_end": load_average(),
+            "load_average_at_end": machine.load_average(),
         },
         "settings": asdict(settings),
         "matmul_gflops": {

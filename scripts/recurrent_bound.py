@@ -32,6 +32,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from hf_seqmodels import benchmark as bench  # noqa: E402
+from hf_seqmodels import machine  # noqa: E402
 
 
 class CopyInput(nn.Module):
@@ -104,7 +105,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="2 batches of 16 from 2,000 posts, 1 repeat: a smoke check")
     parser.add_argument("--output", default="recurrent_bound.json")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads or bench.idle_core_threads())
+    torch.set_num_threads(args.threads or machine.idle_core_threads())
     torch.manual_seed(0)
     quick = {"batch_size": 16, "num_batches": 2, "max_texts": 2000, "matmul_size": 512} if args.quick else {}
     settings = bench.BenchmarkSettings(**quick)
@@ -114,7 +115,7 @@ def main() -> int:
     ceiling, _ = bench.measure_matmul_gflops(torch.device("cpu"), settings.matmul_size)
     rows = [bound_row(architecture, posts, batches, ceiling, repeats) for architecture in ("rnn", "lstm", "gru")]
 
-    print(f"fp32 matmul ceiling {ceiling:.0f} GFLOP/s, {torch.get_num_threads()} threads, {bench.cpu_model_name()}")
+    print(f"fp32 matmul ceiling {ceiling:.0f} GFLOP/s, {torch.get_num_threads()} threads, {machine.processor_name()}")
     print(
         "| model | train GFLOP (8 batches) | step s | of ceiling | rest of step s (without dropout) "
         "| recurrent matmul alone, of ceiling | best possible, of ceiling (without dropout) |"
@@ -129,7 +130,7 @@ def main() -> int:
         )
     report = {
         "date": time.strftime("%Y-%m-%d"),
-        "machine": bench.cpu_model_name(),
+        "machine": machine.processor_name(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "matmul_ceiling_gflops": ceiling,
