@@ -29,6 +29,8 @@ BERT = "transformers BERT"
 
 @dataclass
 class Contender:
+    """One model in the benchmark, ready to be timed, and what its timing found."""
+
     architecture: str
     implementation: str
     description: str
@@ -60,10 +62,12 @@ class Recipe(NamedTuple):
 
 
 def default_config(architecture: str, vocab_size: int, **overrides):
+    """The architecture's config at its default size (the shipped model's), for 20 Newsgroups' labels."""
     return ARCHITECTURES[architecture].config_class(**({"vocab_size": vocab_size, "num_labels": NUM_LABELS} | overrides))
 
 
 def describe_size(config) -> str:
+    """The size in a few words, as the report's `model` column shows it: "1 x biGRU 128->128"."""
     if config.model_type == "seqmodels_transformer":
         return (
             f"{config.num_hidden_layers} layers x {config.hidden_size}, {config.num_attention_heads} heads, "
