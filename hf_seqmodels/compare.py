@@ -8,8 +8,6 @@ baselines (TF-IDF + LinearSVC, TF-IDF + ComplementNB) are fitted on the same tra
 
 import csv
 import json
-import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -20,7 +18,6 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import torch
 from matplotlib.figure import Figure
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.naive_bayes import ComplementNB
@@ -29,8 +26,7 @@ from sklearn.svm import LinearSVC
 from transformers import EvalPrediction, HfArgumentParser
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from . import training
-from .benchmark import cpu_model_name
+from . import machine, training
 from .metrics import compute_metrics, plot_confusion_matrix
 from .models import ARCHITECTURES
 
@@ -158,7 +154,7 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
         "remove": args.remove,
         "quick": args.quick,
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine_description(),
+        "machine": machine.describe(),
         "split_sizes": {split: len(splits[split]) for split in splits},
         "total_seconds": round(time.perf_counter() - started, 1),
         "rows": rows,
@@ -321,17 +317,6 @@ def model_row(architecture: str, summary: dict, model_args, training_args, read_
             "model_arguments": asdict(model_args),
             "training_arguments": json.loads(json.dumps(recorded, default=str)),
         },
-    }
-
-
-def machine_description() -> dict:
-    return {
-        "processor": cpu_model_name(),
-        "cpu_cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
     }
 
 

@@ -5,7 +5,7 @@
     python scripts/benchmark.py --scaling              # the full run of README's Speed section
     python scripts/benchmark.py --threads 1            # one core (steadier on a shared machine)
 
-The same as `hf-seqmodels benchmark`; see hf_seqmodels/benchmark.py.
+The same as `hf-seqmodels benchmark`; see hf_seqmodels/benchmark/.
 """
 
 import sys

@@ -31,7 +31,12 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from hf_seqmodels import benchmark as bench  # noqa: E402
+from hf_seqmodels import machine  # noqa: E402
+from hf_seqmodels.benchmark.batches import length_grouped_batches, tokenized_posts  # noqa: E402
+from hf_seqmodels.benchmark.contenders import default_config, describe_size, make_ready, our_contender  # noqa: E402
+from hf_seqmodels.benchmark.flops import GATES  # noqa: E402
+from hf_seqmodels.benchmark.settings import BenchmarkSettings  # noqa: E402
+from hf_seqmodels.benchmark.timing import measure_matmul_gflops, train_pass  # noqa: E402
 
 
 class CopyInput(nn.Module):
@@ -46,13 +51,13 @@ class CopyInput(nn.Module):
 
 
 def median_train_seconds(contender, batches, repeats: int) -> float:
-    bench.train_pass(contender, batches, torch.device("cpu"), "none")  # warm-up
-    return statistics.median(bench.train_pass(contender, batches, torch.device("cpu"), "none")[0] for _ in range(repeats))
+    train_pass(contender, batches, torch.device("cpu"), "none")  # warm-up
+    return statistics.median(train_pass(contender, batches, torch.device("cpu"), "none")[0] for _ in range(repeats))
 
 
 def recurrent_matmul_fraction(config, rows: int, ceiling: float, steps: int = 2000) -> float:
     """GFLOP/s of the per-step product h (rows x H) @ W_hh^T (H x gH) in a tight loop, over the ceiling."""
-    hidden, gates = config.hidden_size, bench.GATES[config.cell]
+    hidden, gates = config.hidden_size, GATES[config.cell]
     state, weight = torch.randn(rows, hidden), torch.randn(hidden, gates * hidden)
     out = torch.empty(rows, gates * hidden)
     for _ in range(100):
@@ -64,8 +69,8 @@ def recurrent_matmul_fraction(config, rows: int, ceiling: float, steps: int = 20
 
 
 def bound_row(architecture: str, posts, batches, ceiling: float, repeats: int) -> dict:
-    config = bench.default_config(architecture, posts.vocab_size)
-    contender = bench.make_ready(bench.our_contender(architecture, config), torch.device("cpu"))
+    config = default_config(architecture, posts.vocab_size)
+    contender = make_ready(our_contender(architecture, config), torch.device("cpu"))
     flops = sum(contender.training_flops(batch) for batch in batches)
     step = median_train_seconds(contender, batches, repeats)
 
@@ -85,7 +90,7 @@ def bound_row(architecture: str, posts, batches, ceiling: float, repeats: int) -
     best_layer_seconds = flops / 1e9 * ((1 - recurrent_share) + recurrent_share / matmul_fraction) / ceiling
     return {
         "architecture": architecture,
-        "size": bench.describe_size(config),
+        "size": describe_size(config),
         "train_gflop": flops / 1e9,
         "step_seconds": step,
         "of_ceiling": flops / 1e9 / step / ceiling,
@@ -104,17 +109,17 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="2 batches of 16 from 2,000 posts, 1 repeat: a smoke check")
     parser.add_argument("--output", default="recurrent_bound.json")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads or bench.idle_core_threads())
+    torch.set_num_threads(args.threads or machine.idle_core_threads())
     torch.manual_seed(0)
     quick = {"batch_size": 16, "num_batches": 2, "max_texts": 2000, "matmul_size": 512} if args.quick else {}
-    settings = bench.BenchmarkSettings(**quick)
+    settings = BenchmarkSettings(**quick)
     repeats = 1 if args.quick else args.repeats
-    posts = bench.tokenized_posts(settings.vocab_size, max_length=512, max_texts=settings.max_texts)
-    batches, description = bench.length_grouped_batches(posts, settings.batch_size, settings.num_batches, 0, torch.device("cpu"))
-    ceiling, _ = bench.measure_matmul_gflops(torch.device("cpu"), settings.matmul_size)
+    posts = tokenized_posts(settings.vocab_size, max_length=512, max_texts=settings.max_texts)
+    batches, description = length_grouped_batches(posts, settings.batch_size, settings.num_batches, 0, torch.device("cpu"))
+    ceiling, _ = measure_matmul_gflops(torch.device("cpu"), settings.matmul_size)
     rows = [bound_row(architecture, posts, batches, ceiling, repeats) for architecture in ("rnn", "lstm", "gru")]
 
-    print(f"fp32 matmul ceiling {ceiling:.0f} GFLOP/s, {torch.get_num_threads()} threads, {bench.cpu_model_name()}")
+    print(f"fp32 matmul ceiling {ceiling:.0f} GFLOP/s, {torch.get_num_threads()} threads, {machine.processor_name()}")
     print(
         "| model | train GFLOP (8 batches) | step s | of ceiling | rest of step s (without dropout) "
         "| recurrent matmul alone, of ceiling | best possible, of ceiling (without dropout) |"
@@ -129,7 +134,7 @@ def main() -> int:
         )
     report = {
         "date": time.strftime("%Y-%m-%d"),
-        "machine": bench.cpu_model_name(),
+        "machine": machine.processor_name(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "matmul_ceiling_gflops": ceiling,

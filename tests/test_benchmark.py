@@ -12,6 +12,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import hf_seqmodels
 from hf_seqmodels import benchmark
+from hf_seqmodels.benchmark.baselines import TextbookRecurrentClassifier
+from hf_seqmodels.benchmark.batches import Posts, length_grouped_batches
+from hf_seqmodels.benchmark.contenders import Contender
+from hf_seqmodels.benchmark.flops import recurrent_batch_flops, transformer_batch_flops
+from hf_seqmodels.benchmark.results import result_row
+from hf_seqmodels.benchmark.timing import warm_up
 from hf_seqmodels.cli import build_parser
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,34 +36,34 @@ def test_recurrent_flops_match_a_hand_count():
     # per step and direction 3 gates * H * (E + H) = 3 * 3 * 7 = 63 MACs; the classifier 6 * 2 per row
     padded = 2 * 10 * 63 + 2 * 6 * 2  # 2 directions, 2 rows x 5 columns
     packed = 2 * 7 * 63 + 2 * 6 * 2  # 7 real tokens
-    assert benchmark.recurrent_batch_flops(gru, BATCH) == 2 * padded
-    assert benchmark.recurrent_batch_flops(gru, BATCH, packed=True) == 2 * packed
+    assert recurrent_batch_flops(gru, BATCH) == 2 * padded
+    assert recurrent_batch_flops(gru, BATCH, packed=True) == 2 * packed
 
     lstm = hf_seqmodels.LSTMConfig(**RECURRENT_SIZES, num_hidden_layers=2)
     # layer 1: 4 * 3 * (4 + 3) = 84; layer 2 reads both directions: 4 * 3 * (6 + 3) = 108
-    assert benchmark.recurrent_batch_flops(lstm, BATCH) == 2 * (2 * 10 * (84 + 108) + 2 * 6 * 2)
+    assert recurrent_batch_flops(lstm, BATCH) == 2 * (2 * 10 * (84 + 108) + 2 * 6 * 2)
 
     rnn = hf_seqmodels.RNNConfig(**RECURRENT_SIZES, bidirectional=False, pooling="mean_max")
-    assert benchmark.recurrent_batch_flops(rnn, BATCH) == 2 * (10 * 3 * 7 + 2 * 6 * 2)
+    assert recurrent_batch_flops(rnn, BATCH) == 2 * (10 * 3 * 7 + 2 * 6 * 2)
 
 
 def test_transformer_flops_match_a_hand_count():
     config = hf_seqmodels.TransformerConfig(**TRANSFORMER_SIZES)
     # S = 6 positions (5 columns + our [CLS]): S * (4 H^2 + 2 H F) + 2 S^2 H = 6 * 128 + 288 per row
     per_row = 6 * (4 * 16 + 2 * 4 * 8) + 2 * 36 * 4 + 4 * 2  # + the classifier
-    assert benchmark.transformer_batch_flops(config, BATCH, extra_positions=1) == 2 * 2 * per_row
+    assert transformer_batch_flops(config, BATCH, extra_positions=1) == 2 * 2 * per_row
     bert_row = 5 * 128 + 2 * 25 * 4 + 4 * 2 + 4 * 4  # no [CLS] of ours, but BERT's pooler
-    assert benchmark.transformer_batch_flops(config, BATCH, pooler=True) == 2 * 2 * bert_row
+    assert transformer_batch_flops(config, BATCH, pooler=True) == 2 * 2 * bert_row
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru"])
 def test_recurrent_flops_match_torch_flop_counter(cell):
     """torch sees the matmuls inside its own RNN loop (not inside oneDNN's LSTM, hence no LSTM here)."""
     config = hf_seqmodels.ARCHITECTURES[cell].config_class(**RECURRENT_SIZES, num_hidden_layers=2)
-    for model, packed in ((hf_seqmodels.ARCHITECTURES[cell].classifier_class(config), False), (benchmark.TextbookRecurrentClassifier(config), True)):
+    for model, packed in ((hf_seqmodels.ARCHITECTURES[cell].classifier_class(config), False), (TextbookRecurrentClassifier(config), True)):
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             model.eval()(**BATCH)
-        assert counter.get_total_flops() == benchmark.recurrent_batch_flops(config, BATCH, packed=packed)
+        assert counter.get_total_flops() == recurrent_batch_flops(config, BATCH, packed=packed)
 
 
 def test_transformer_flops_match_torch_flop_counter():
@@ -66,13 +72,13 @@ def test_transformer_flops_match_torch_flop_counter():
     model = hf_seqmodels.TransformerForSequenceClassification(config).eval()
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(**BATCH)
-    assert counter.get_total_flops() == benchmark.transformer_batch_flops(config, BATCH, extra_positions=1)
+    assert counter.get_total_flops() == transformer_batch_flops(config, BATCH, extra_positions=1)
 
 
 def test_textbook_recurrent_baselines_ignore_padding_when_packed():
     torch.manual_seed(0)
     config = hf_seqmodels.GRUConfig(**RECURRENT_SIZES)
-    model = benchmark.TextbookRecurrentClassifier(config).eval()
+    model = TextbookRecurrentClassifier(config).eval()
     alone = model(BATCH["input_ids"][1:, :2], BATCH["attention_mask"][1:, :2]).logits
     batched = model(**BATCH).logits[1:]
     torch.testing.assert_close(batched, alone)
@@ -80,8 +86,8 @@ def test_textbook_recurrent_baselines_ignore_padding_when_packed():
 
 def test_length_grouped_batches_follow_the_posts():
     lengths = [3, 9, 4, 12, 7, 5, 8, 2, 6, 10, 11, 1]
-    posts = benchmark.Posts([list(range(2, 2 + n)) for n in lengths], [n % 3 for n in lengths], vocab_size=20, max_length=12)
-    batches, description = benchmark.length_grouped_batches(posts, batch_size=3, num_batches=2, seed=0, device=torch.device("cpu"))
+    posts = Posts([list(range(2, 2 + n)) for n in lengths], [n % 3 for n in lengths], vocab_size=20, max_length=12)
+    batches, description = length_grouped_batches(posts, batch_size=3, num_batches=2, seed=0, device=torch.device("cpu"))
     assert len(batches) == 2 and description["samples"] == 6
     assert description["real_tokens"] == sum(int(batch["attention_mask"].sum()) for batch in batches)
     for batch in batches:
@@ -165,11 +171,11 @@ def test_a_model_that_fails_is_reported_not_timed():
         def forward(self, **batch):
             raise RuntimeError("expected scalar type Float but found BFloat16\nmore detail")
 
-    broken = benchmark.Contender("gru", benchmark.TEXTBOOK, "broken", Broken(), lambda batch: 1)
+    broken = Contender("gru", benchmark.TEXTBOOK, "broken", Broken(), lambda batch: 1)
     broken.optimizer, broken.runner = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))]), broken.model
-    benchmark.warm_up(broken, [BATCH | {"labels": torch.tensor([0, 1])}], torch.device("cpu"), "none")
+    warm_up(broken, [BATCH | {"labels": torch.tensor([0, 1])}], torch.device("cpu"), "none")
     assert broken.error == "RuntimeError: expected scalar type Float but found BFloat16"
-    row = benchmark.result_row(broken, [BATCH], {"samples": 2, "real_tokens": 7}, 1.0, 1.0)
+    row = result_row(broken, [BATCH], {"samples": 2, "real_tokens": 7}, 1.0, 1.0)
     assert row["error"] == broken.error and row["train_samples_per_s"] is None
 
 
