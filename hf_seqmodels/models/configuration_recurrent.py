@@ -2,27 +2,15 @@
 
 The three share every option (one `RecurrentConfig` base); the subclass only fixes the recurrent cell
 and its own `model_type`. This file is copied next to saved weights, so it imports nothing from
-`hf_seqmodels` (see `save_pretrained` in `modeling_recurrent.py`).
+`hf_seqmodels` (see `save_pretrained` in `modeling_common.py`).
 """
 
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
+from .configuration_common import check_choice, check_pad_token_id, check_range
+
 RECURRENT_POOLINGS = ("max", "mean", "last", "mean_max")
-
-
-def check_choice(config_name: str, field: str, value, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"{config_name}.{field} must be one of {list(choices)}, got {value!r}.")
-
-
-def check_range(config_name: str, field: str, value, low, high=None, low_inclusive=True) -> None:
-    too_low = value < low if low_inclusive else value <= low
-    too_high = high is not None and value > high
-    if too_low or too_high:
-        bound = "≥" if low_inclusive else ">"
-        valid = f"{bound} {low}" + (f" and ≤ {high}" if high is not None else "")
-        raise ValueError(f"{config_name}.{field} must be {valid}, got {value!r}.")
 
 
 @strict
@@ -81,8 +69,7 @@ class RecurrentConfig(PreTrainedConfig):
         for field in ("embedding_dropout", "hidden_dropout", "classifier_dropout"):
             check_range(name, field, getattr(self, field), 0, 1)
         check_choice(name, "pooling", self.pooling, RECURRENT_POOLINGS)
-        if self.pad_token_id is not None:
-            check_range(name, "pad_token_id", self.pad_token_id, 0, self.vocab_size - 1)
+        check_pad_token_id(name, self.pad_token_id, self.vocab_size)
         super().__post_init__(**kwargs)
 
     @property

@@ -6,7 +6,7 @@ Copied next to saved weights, so it imports nothing from `hf_seqmodels`.
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from .configuration_recurrent import check_choice, check_range
+from .configuration_common import check_choice, check_pad_token_id, check_range
 
 TRANSFORMER_POOLINGS = ("cls", "mean", "max", "mean_max")
 POSITION_EMBEDDING_TYPES = ("sinusoidal", "learned")
@@ -88,8 +88,7 @@ class TransformerConfig(PreTrainedConfig):
         check_choice(name, "hidden_act", self.hidden_act, ("gelu", "relu"))
         check_choice(name, "position_embedding_type", self.position_embedding_type, POSITION_EMBEDDING_TYPES)
         check_choice(name, "pooling", self.pooling, TRANSFORMER_POOLINGS)
-        if self.pad_token_id is not None:
-            check_range(name, "pad_token_id", self.pad_token_id, 0, self.vocab_size - 1)
+        check_pad_token_id(name, self.pad_token_id, self.vocab_size)
         super().__post_init__(**kwargs)
 
     @property

@@ -1,5 +1,5 @@
-"""Pieces shared by the recurrent and the Transformer classifiers: masked pooling, the classification
-loss, and the `save_pretrained` that makes a saved folder self-contained.
+"""Pieces shared by the recurrent and the Transformer models: masked pooling, the classification head
+and its loss, and the `save_pretrained` that makes a saved folder self-contained.
 
 Copied next to saved weights together with the modeling files (it is imported relatively), so it
 imports only torch and transformers.
@@ -8,6 +8,8 @@ imports only torch and transformers.
 import torch
 from torch import nn
 from transformers import PreTrainedModel
+from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers.utils import can_return_tuple
 
 
 def check_token_ids(input_ids: torch.Tensor, vocab_size: int) -> None:
@@ -39,6 +41,20 @@ def masked_max(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     filled = states.masked_fill(~mask.unsqueeze(-1), torch.finfo(states.dtype).min)
     pooled = filled.max(dim=1).values
     return torch.where(mask.any(dim=1, keepdim=True), pooled, torch.zeros_like(pooled))
+
+
+def pool_over_tokens(states: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """The poolings both encoders offer over their real tokens: "max", "mean" or "mean_max" (both, concatenated).
+
+    states: (B, T, H), mask: (B, T) bool -> (B, H), or (B, 2H) for "mean_max".
+    """
+    if pooling == "max":
+        return masked_max(states, mask)
+    if pooling == "mean":
+        return masked_mean(states, mask)
+    if pooling == "mean_max":
+        return torch.cat([masked_mean(states, mask), masked_max(states, mask)], dim=-1)
+    raise ValueError(f"pooling must be one of ['max', 'mean', 'mean_max'] here, got {pooling!r}.")
 
 
 def sequence_classification_loss(config, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -83,3 +99,35 @@ class SeqModelsPreTrainedModel(PreTrainedModel):
             "AutoModelForSequenceClassification": f"{model_module}.{prefix}ForSequenceClassification",
         }
         return super().save_pretrained(save_directory, *args, **kwargs)
+
+
+class SeqModelsForSequenceClassification:
+    """Encoder + dropout + linear layer over its pooled output, for every architecture; returns
+    `SequenceClassifierOutput`. Mixed in before the architecture's pretrained-model class, as transformers'
+    `GenericForSequenceClassification` is: `class GRUForSequenceClassification(SeqModelsForSequenceClassification,
+    RecurrentPreTrainedModel)`, with `base_model_class = GRUModel`.
+    """
+
+    base_model_class: type  # the architecture's encoder, kept under `base_model_prefix` ("model")
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.model = self.base_model_class(config)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.classifier = nn.Linear(config.pooled_size, config.num_labels)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        outputs = self.model(input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states)
+        logits = self.classifier(self.dropout(outputs.pooler_output))  # (B, num_labels)
+        loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
