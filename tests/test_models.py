@@ -1,12 +1,17 @@
 """The four architectures behave as transformers models: shapes, losses, exactness under padding,
 save / reload, gradients. Every test runs for RNN, LSTM, GRU and Transformer."""
 
+import ast
+import json
+import re
+
 import pytest
 import torch
-from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, PreTrainedConfig
 from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
 
 import hf_seqmodels
+from hf_seqmodels.models import own_config_fields
 from conftest import VOCAB_SIZE, tiny_classifier, tiny_config
 
 RECURRENT_VARIANTS = [
@@ -201,3 +206,78 @@ def test_token_ids_outside_the_vocabulary_name_the_id_and_the_valid_range(archit
     with pytest.raises(ValueError, match=rf"token id {bad_id}\b.*vocab_size is {VOCAB_SIZE} \(valid ids: 0 to {VOCAB_SIZE - 1}\)"):
         model(input_ids)
     model(input_ids.clamp(0, VOCAB_SIZE - 1))  # the same batch with valid ids runs
+
+
+# Every field as the package wrote config.json before the defaults became the shipped models (then 128 wide,
+# max or mean pooling, dropout 0.25 / 0.1); `vocab_size` is always the tokenizer's, here the tests' tiny one.
+OLD_CONFIG_JSON = {
+    "recurrent": {
+        "bidirectional": True,
+        "classifier_dropout": 0.25,
+        "embedding_dropout": 0.25,
+        "embedding_size": 128,
+        "hidden_dropout": 0.25,
+        "hidden_size": 128,
+        "initializer_range": 0.1,
+        "num_hidden_layers": 1,
+        "pad_token_id": 0,
+        "pooling": "max",
+        "vocab_size": VOCAB_SIZE,
+    },
+    "transformer": {
+        "attention_dropout": 0.0,
+        "classifier_dropout": 0.1,
+        "embedding_dropout": 0.1,
+        "hidden_act": "gelu",
+        "hidden_dropout": 0.1,
+        "hidden_size": 128,
+        "initializer_range": 0.02,
+        "intermediate_size": 256,
+        "layer_norm_eps": 1e-05,
+        "max_position_embeddings": 512,
+        "num_attention_heads": 4,
+        "num_hidden_layers": 2,
+        "pad_token_id": 0,
+        "pooling": "mean",
+        "position_embedding_type": "learned",
+        "vocab_size": VOCAB_SIZE,
+    },
+}
+
+
+def test_folders_saved_with_the_old_defaults_load_and_predict_as_before(architecture, tmp_path):
+    config_class = hf_seqmodels.ARCHITECTURES[architecture].config_class
+    old_fields = OLD_CONFIG_JSON["transformer" if architecture == "transformer" else "recurrent"]
+    old_fields = old_fields | ({"nonlinearity": "tanh"} if architecture == "rnn" else {})
+    assert set(old_fields) == set(own_config_fields(config_class))  # the literal above is complete
+    model = tiny_classifier(architecture, **old_fields)
+    model.save_pretrained(tmp_path)
+    # config.json as the package wrote it then: every field, not only those that differed from the defaults
+    written = json.loads((tmp_path / "config.json").read_text())
+    written = {key: value for key, value in written.items() if key not in old_fields} | old_fields
+    (tmp_path / "config.json").write_text(json.dumps(written))
+
+    reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
+    assert {field: getattr(reloaded.config, field) for field in old_fields} == old_fields
+    input_ids, attention_mask = pad_batch([torch.arange(2, 9), torch.arange(2, 5)])
+    expected = model(input_ids, attention_mask=attention_mask).logits
+    assert torch.equal(reloaded(input_ids, attention_mask=attention_mask).logits, expected)
+
+
+def test_saved_config_stores_every_field_so_new_defaults_cannot_change_old_folders(architecture, tmp_path):
+    config_class = hf_seqmodels.ARCHITECTURES[architecture].config_class
+    config_class().save_pretrained(tmp_path)  # the defaults: the fields a diff-only config.json would leave out
+    written = json.loads((tmp_path / "config.json").read_text())
+    assert set(own_config_fields(config_class)) <= set(written)
+
+
+def test_documented_defaults_are_the_defaults(architecture):
+    """Each `name (`type`, *optional*, defaults to X):` line of the config docstrings says the real default."""
+    config_class = hf_seqmodels.ARCHITECTURES[architecture].config_class
+    docstrings = "".join(cls.__doc__ or "" for cls in config_class.__mro__ if issubclass(cls, PreTrainedConfig))
+    documented = dict(re.findall(r"(\w+) \(`[^`]+`, \*optional\*, defaults to (.+?)\):", docstrings))
+    fields = own_config_fields(config_class)
+    assert set(fields) <= set(documented), f"undocumented: {set(fields) - set(documented)}"
+    defaults = config_class()
+    for field in fields:
+        assert ast.literal_eval(documented[field].strip("`")) == getattr(defaults, field), field
