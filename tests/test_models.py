@@ -12,6 +12,8 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceCl
 
 import hf_seqmodels
 from hf_seqmodels.models import own_config_fields
+from hf_seqmodels.models.modeling_recurrent import RecurrentModel, RecurrentPreTrainedModel
+from hf_seqmodels.models.modeling_transformer import TransformerPreTrainedModel
 from conftest import VOCAB_SIZE, tiny_classifier, tiny_config
 
 RECURRENT_VARIANTS = [
@@ -281,3 +283,42 @@ def test_documented_defaults_are_the_defaults(architecture):
     defaults = config_class()
     for field in fields:
         assert ast.literal_eval(documented[field].strip("`")) == getattr(defaults, field), field
+
+
+def test_hidden_states_end_with_last_hidden_state(architecture):
+    """As in transformers: the last entry of `hidden_states` is `last_hidden_state` (padding masked alike)."""
+    generator = torch.Generator().manual_seed(3)
+    input_ids, attention_mask = pad_batch([random_ids(generator, 9), random_ids(generator, 3)])
+    left_ids, left_mask = input_ids.flip(1), attention_mask.flip(1)  # row 1 left-padded too
+    for variant in variants(architecture):
+        encoder = tiny_classifier(architecture, **variant).model
+        for ids, mask in ((input_ids, attention_mask), (left_ids, left_mask)):
+            outputs = encoder(ids, attention_mask=mask, output_hidden_states=True)
+            assert torch.equal(outputs.hidden_states[-1], outputs.last_hidden_state), variant
+
+
+@pytest.mark.parametrize("base_class", [RecurrentModel, RecurrentPreTrainedModel, TransformerPreTrainedModel])
+def test_shared_base_classes_refuse_to_save_with_a_clear_error(base_class, tmp_path):
+    """A base class has no class of its own in `auto_map`: its folder would not load with `trust_remote_code`."""
+    architecture = "transformer" if base_class is TransformerPreTrainedModel else "gru"
+    with pytest.raises(TypeError, match=rf"{base_class.__name__} is a shared base class and cannot be saved"):
+        base_class(tiny_config(architecture)).save_pretrained(tmp_path)
+    assert not (tmp_path / "config.json").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_training_step_never_waits_for_the_gpu(architecture):
+    """No forward or backward reads a value back to the host: the GPU stays ahead of Python."""
+    input_ids, attention_mask = pad_batch([torch.arange(2, 9), torch.arange(2, 5)])
+    batch = {"input_ids": input_ids.cuda(), "attention_mask": attention_mask.cuda(), "labels": torch.tensor([0, 1]).cuda()}
+    for variant in variants(architecture):
+        model = tiny_classifier(architecture, **variant).cuda().train()
+        model(**batch).loss.backward()  # the first step initialises the CUDA libraries (which may synchronize)
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            model(**batch).loss.backward()
+            left = {"input_ids": batch["input_ids"].flip(1), "attention_mask": batch["attention_mask"].flip(1)}
+            model(**left, labels=batch["labels"]).loss.backward()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")

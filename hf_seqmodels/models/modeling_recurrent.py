@@ -145,10 +145,12 @@ class RecurrentModel(RecurrentPreTrainedModel):
 
         # The recurrence needs each row's real tokens first. A left-padded batch (some tokenizers pad
         # on the left) is rearranged so, keeping token order, and the states are put back at the end.
+        # Whether a batch needs it is asked on CPU only: on an accelerator the answer would have to be read
+        # back, making every forward wait for the device, so there every batch goes through the (cheap) sort.
         lengths = mask.sum(dim=1)  # (B,)
         positions = torch.arange(mask.shape[1], device=mask.device).unsqueeze(0)
         order = None
-        if not torch.equal(mask, positions < lengths.unsqueeze(1)):
+        if mask.device.type != "cpu" or not torch.equal(mask, positions < lengths.unsqueeze(1)):
             order = torch.sort((~mask).to(torch.uint8), dim=1, stable=True).indices
             input_ids, mask = input_ids.gather(1, order), mask.gather(1, order)
 
@@ -164,7 +166,7 @@ class RecurrentModel(RecurrentPreTrainedModel):
         # the training graph (a (B, T, D*H) multiply and its backward) cost 1-2% of a CPU training step.
         # "last" reads position 0 of an all-padding row, which must be zero, so it reads the masked ones.
         pooled = self.pool(masked if self.config.pooling == "last" else states, mask, lengths)  # (B, P)
-        states = masked
+        states = all_states[-1] = masked  # hidden_states ends with last_hidden_state, as in transformers
 
         if order is not None:
             restore = order.argsort(dim=1).unsqueeze(-1)

@@ -224,7 +224,7 @@ class TransformerModel(TransformerPreTrainedModel):
             states = layer(states, key_mask)
             all_states.append(states[:, 1:])
         states = self.final_norm(states)
-        tokens = states[:, 1:]  # (B, T, H)
+        tokens = all_states[-1] = states[:, 1:]  # (B, T, H); hidden_states ends with last_hidden_state
 
         pooled = states[:, 0] if self.config.pooling == "cls" else pool_over_tokens(tokens, mask, self.config.pooling)
         return BaseModelOutputWithPooling(
