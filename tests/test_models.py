@@ -118,6 +118,11 @@ def test_left_padding_gives_the_same_result(architecture):
     left_mask[1] = torch.tensor([0] * 6 + [1] * 3)
     left = model(left_ids, attention_mask=left_mask, output_hidden_states=True)
     torch.testing.assert_close(left.logits, right.logits, atol=1e-5, rtol=0)
+    # Every layer's states of the real tokens too, each at its own column: row 1's at 6..8 instead of 0..2.
+    assert len(left.hidden_states) == len(right.hidden_states) == model.config.num_hidden_layers + 1
+    for layer, (left_states, right_states) in enumerate(zip(left.hidden_states, right.hidden_states)):
+        torch.testing.assert_close(left_states[0], right_states[0], atol=1e-5, rtol=0, msg=f"layer {layer}")
+        torch.testing.assert_close(left_states[1, 6:], right_states[1, :3], atol=1e-5, rtol=0, msg=f"layer {layer}")
 
 
 def test_all_padding_rows_and_empty_input_give_finite_predictions(architecture):
@@ -159,6 +164,19 @@ def test_save_and_reload_with_auto_classes(architecture, tmp_path):
     config = AutoConfig.from_pretrained(tmp_path)
     assert type(config) is hf_seqmodels.ARCHITECTURES[architecture].config_class
     assert set(config.auto_map) == {"AutoConfig", "AutoModel", "AutoModelForSequenceClassification"}
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_sinusoidal_positions_are_rebuilt_on_reload(attention, tmp_path):
+    """The sinusoidal table is not saved (a non-persistent buffer): `from_pretrained` must rebuild it, not
+    leave the uninitialised memory it allocates."""
+    model = tiny_classifier("transformer", position_embedding_type="sinusoidal", attn_implementation=attention)
+    model.save_pretrained(tmp_path)
+    reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path, attn_implementation=attention).eval()
+    assert torch.equal(reloaded.model.embeddings.position_table, model.model.embeddings.position_table)
+    input_ids, attention_mask = pad_batch([torch.arange(2, 40), torch.arange(2, 5)])
+    expected = model(input_ids, attention_mask=attention_mask).logits
+    assert torch.equal(reloaded(input_ids, attention_mask=attention_mask).logits, expected)
 
 
 def test_model_types_are_unique_and_prefixed():
