@@ -18,7 +18,8 @@ from transformers import (
 )
 
 import hf_seqmodels
-from conftest import WITHOUT_PACKAGE, tiny_classifier
+from conftest import WITHOUT_PACKAGE, tiny_classifier, tiny_config
+from hf_seqmodels.models.modeling_common import AUTO_CLASS_SUFFIXES
 
 TEXTS = [
     "The engine of this car runs hot in summer",
@@ -119,6 +120,54 @@ def test_remote_code_loads_where_the_package_cannot_be_imported(architecture, to
     assert report["classes"] == [f"{prefix}ForSequenceClassification", f"{prefix}Model", f"{prefix}Config"]
     assert report["modules"] == ["transformers_modules"] and not report["package_imported"]
     assert torch.equal(torch.tensor(report["logits"]), expected)
+
+
+def saveable_classes(architecture):
+    """Every class of an architecture that `save_pretrained` writes a folder for."""
+    entry = hf_seqmodels.ARCHITECTURES[architecture]
+    return [entry.model_class, entry.classifier_class]
+
+
+def test_every_saved_class_loads_back_through_every_auto_class_with_remote_code(architecture, tmp_path):
+    """Each folder answers to every Auto class in its `auto_map` where this package is not installed, and
+    the class that was saved comes back with the same outputs."""
+    ids = torch.tensor([[2, 5, 7, 3, 9], [4, 6, 0, 0, 0]])
+    expected = {}
+    for model_class in saveable_classes(architecture):
+        torch.manual_seed(0)
+        model = model_class(tiny_config(architecture, num_labels=3)).eval()
+        model.save_pretrained(tmp_path / model_class.__name__)
+        expected[model_class.__name__] = model(ids, return_dict=False)[0].tolist()
+    script = WITHOUT_PACKAGE + textwrap.dedent(
+        f"""
+        import pathlib, torch, transformers
+        ids = torch.tensor({ids.tolist()!r})
+        report = {{}}
+        for folder in sorted(pathlib.Path({str(tmp_path)!r}).iterdir()):
+            config = transformers.AutoConfig.from_pretrained(folder, trust_remote_code=True)
+            loaded = {{}}
+            for auto_name in config.auto_map:
+                if auto_name != "AutoConfig":
+                    model = getattr(transformers, auto_name).from_pretrained(folder, trust_remote_code=True).eval()
+                    loaded[auto_name] = type(model).__name__
+                    if type(model).__name__ == folder.name:
+                        loaded["outputs"] = model(ids, return_dict=False)[0].tolist()
+            report[folder.name] = loaded
+        report["package_imported"] = any(name.startswith("hf_seqmodels") for name in sys.modules)
+        print(json.dumps(report))
+        """
+    )
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path.parent / "hf_home"), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert not report.pop("package_imported")
+    prefix = hf_seqmodels.ARCHITECTURES[architecture].config_class.__name__.removesuffix("Config")
+    every_auto_class = {auto: prefix + suffix for auto, suffix in AUTO_CLASS_SUFFIXES.items()}
+    assert set(report) == set(expected)
+    for saved, loaded in report.items():
+        assert torch.equal(torch.tensor(loaded.pop("outputs")), torch.tensor(expected[saved])), saved
+        assert loaded == every_auto_class, saved
 
 
 def train_once(architecture, tokenizer, output_dir, batch_size, accumulation):

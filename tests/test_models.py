@@ -1,12 +1,19 @@
 """The four architectures behave as transformers models: shapes, losses, exactness under padding,
 save / reload, gradients. Every test runs for RNN, LSTM, GRU and Transformer."""
 
+import ast
+import json
+import re
+
 import pytest
 import torch
-from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, PreTrainedConfig
 from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
 
 import hf_seqmodels
+from hf_seqmodels.models import own_config_fields
+from hf_seqmodels.models.modeling_recurrent import RecurrentModel, RecurrentPreTrainedModel
+from hf_seqmodels.models.modeling_transformer import TransformerPreTrainedModel
 from conftest import VOCAB_SIZE, tiny_classifier, tiny_config
 
 RECURRENT_VARIANTS = [
@@ -111,6 +118,11 @@ def test_left_padding_gives_the_same_result(architecture):
     left_mask[1] = torch.tensor([0] * 6 + [1] * 3)
     left = model(left_ids, attention_mask=left_mask, output_hidden_states=True)
     torch.testing.assert_close(left.logits, right.logits, atol=1e-5, rtol=0)
+    # Every layer's states of the real tokens too, each at its own column: row 1's at 6..8 instead of 0..2.
+    assert len(left.hidden_states) == len(right.hidden_states) == model.config.num_hidden_layers + 1
+    for layer, (left_states, right_states) in enumerate(zip(left.hidden_states, right.hidden_states)):
+        torch.testing.assert_close(left_states[0], right_states[0], atol=1e-5, rtol=0, msg=f"layer {layer}")
+        torch.testing.assert_close(left_states[1, 6:], right_states[1, :3], atol=1e-5, rtol=0, msg=f"layer {layer}")
 
 
 def test_all_padding_rows_and_empty_input_give_finite_predictions(architecture):
@@ -152,6 +164,19 @@ def test_save_and_reload_with_auto_classes(architecture, tmp_path):
     config = AutoConfig.from_pretrained(tmp_path)
     assert type(config) is hf_seqmodels.ARCHITECTURES[architecture].config_class
     assert set(config.auto_map) == {"AutoConfig", "AutoModel", "AutoModelForSequenceClassification"}
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_sinusoidal_positions_are_rebuilt_on_reload(attention, tmp_path):
+    """The sinusoidal table is not saved (a non-persistent buffer): `from_pretrained` must rebuild it, not
+    leave the uninitialised memory it allocates."""
+    model = tiny_classifier("transformer", position_embedding_type="sinusoidal", attn_implementation=attention)
+    model.save_pretrained(tmp_path)
+    reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path, attn_implementation=attention).eval()
+    assert torch.equal(reloaded.model.embeddings.position_table, model.model.embeddings.position_table)
+    input_ids, attention_mask = pad_batch([torch.arange(2, 40), torch.arange(2, 5)])
+    expected = model(input_ids, attention_mask=attention_mask).logits
+    assert torch.equal(reloaded(input_ids, attention_mask=attention_mask).logits, expected)
 
 
 def test_model_types_are_unique_and_prefixed():
@@ -201,3 +226,117 @@ def test_token_ids_outside_the_vocabulary_name_the_id_and_the_valid_range(archit
     with pytest.raises(ValueError, match=rf"token id {bad_id}\b.*vocab_size is {VOCAB_SIZE} \(valid ids: 0 to {VOCAB_SIZE - 1}\)"):
         model(input_ids)
     model(input_ids.clamp(0, VOCAB_SIZE - 1))  # the same batch with valid ids runs
+
+
+# Every field as the package wrote config.json before the defaults became the shipped models (then 128 wide,
+# max or mean pooling, dropout 0.25 / 0.1); `vocab_size` is always the tokenizer's, here the tests' tiny one.
+OLD_CONFIG_JSON = {
+    "recurrent": {
+        "bidirectional": True,
+        "classifier_dropout": 0.25,
+        "embedding_dropout": 0.25,
+        "embedding_size": 128,
+        "hidden_dropout": 0.25,
+        "hidden_size": 128,
+        "initializer_range": 0.1,
+        "num_hidden_layers": 1,
+        "pad_token_id": 0,
+        "pooling": "max",
+        "vocab_size": VOCAB_SIZE,
+    },
+    "transformer": {
+        "attention_dropout": 0.0,
+        "classifier_dropout": 0.1,
+        "embedding_dropout": 0.1,
+        "hidden_act": "gelu",
+        "hidden_dropout": 0.1,
+        "hidden_size": 128,
+        "initializer_range": 0.02,
+        "intermediate_size": 256,
+        "layer_norm_eps": 1e-05,
+        "max_position_embeddings": 512,
+        "num_attention_heads": 4,
+        "num_hidden_layers": 2,
+        "pad_token_id": 0,
+        "pooling": "mean",
+        "position_embedding_type": "learned",
+        "vocab_size": VOCAB_SIZE,
+    },
+}
+
+
+def test_folders_saved_with_the_old_defaults_load_and_predict_as_before(architecture, tmp_path):
+    config_class = hf_seqmodels.ARCHITECTURES[architecture].config_class
+    old_fields = OLD_CONFIG_JSON["transformer" if architecture == "transformer" else "recurrent"]
+    old_fields = old_fields | ({"nonlinearity": "tanh"} if architecture == "rnn" else {})
+    assert set(old_fields) == set(own_config_fields(config_class))  # the literal above is complete
+    model = tiny_classifier(architecture, **old_fields)
+    model.save_pretrained(tmp_path)
+    # config.json as the package wrote it then: every field, not only those that differed from the defaults
+    written = json.loads((tmp_path / "config.json").read_text())
+    written = {key: value for key, value in written.items() if key not in old_fields} | old_fields
+    (tmp_path / "config.json").write_text(json.dumps(written))
+
+    reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
+    assert {field: getattr(reloaded.config, field) for field in old_fields} == old_fields
+    input_ids, attention_mask = pad_batch([torch.arange(2, 9), torch.arange(2, 5)])
+    expected = model(input_ids, attention_mask=attention_mask).logits
+    assert torch.equal(reloaded(input_ids, attention_mask=attention_mask).logits, expected)
+
+
+def test_saved_config_stores_every_field_so_new_defaults_cannot_change_old_folders(architecture, tmp_path):
+    config_class = hf_seqmodels.ARCHITECTURES[architecture].config_class
+    config_class().save_pretrained(tmp_path)  # the defaults: the fields a diff-only config.json would leave out
+    written = json.loads((tmp_path / "config.json").read_text())
+    assert set(own_config_fields(config_class)) <= set(written)
+
+
+def test_documented_defaults_are_the_defaults(architecture):
+    """Each `name (`type`, *optional*, defaults to X):` line of the config docstrings says the real default."""
+    config_class = hf_seqmodels.ARCHITECTURES[architecture].config_class
+    docstrings = "".join(cls.__doc__ or "" for cls in config_class.__mro__ if issubclass(cls, PreTrainedConfig))
+    documented = dict(re.findall(r"(\w+) \(`[^`]+`, \*optional\*, defaults to (.+?)\):", docstrings))
+    fields = own_config_fields(config_class)
+    assert set(fields) <= set(documented), f"undocumented: {set(fields) - set(documented)}"
+    defaults = config_class()
+    for field in fields:
+        assert ast.literal_eval(documented[field].strip("`")) == getattr(defaults, field), field
+
+
+def test_hidden_states_end_with_last_hidden_state(architecture):
+    """As in transformers: the last entry of `hidden_states` is `last_hidden_state` (padding masked alike)."""
+    generator = torch.Generator().manual_seed(3)
+    input_ids, attention_mask = pad_batch([random_ids(generator, 9), random_ids(generator, 3)])
+    left_ids, left_mask = input_ids.flip(1), attention_mask.flip(1)  # row 1 left-padded too
+    for variant in variants(architecture):
+        encoder = tiny_classifier(architecture, **variant).model
+        for ids, mask in ((input_ids, attention_mask), (left_ids, left_mask)):
+            outputs = encoder(ids, attention_mask=mask, output_hidden_states=True)
+            assert torch.equal(outputs.hidden_states[-1], outputs.last_hidden_state), variant
+
+
+@pytest.mark.parametrize("base_class", [RecurrentModel, RecurrentPreTrainedModel, TransformerPreTrainedModel])
+def test_shared_base_classes_refuse_to_save_with_a_clear_error(base_class, tmp_path):
+    """A base class has no class of its own in `auto_map`: its folder would not load with `trust_remote_code`."""
+    architecture = "transformer" if base_class is TransformerPreTrainedModel else "gru"
+    with pytest.raises(TypeError, match=rf"{base_class.__name__} is a shared base class and cannot be saved"):
+        base_class(tiny_config(architecture)).save_pretrained(tmp_path)
+    assert not (tmp_path / "config.json").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_training_step_never_waits_for_the_gpu(architecture):
+    """No forward or backward reads a value back to the host: the GPU stays ahead of Python."""
+    input_ids, attention_mask = pad_batch([torch.arange(2, 9), torch.arange(2, 5)])
+    batch = {"input_ids": input_ids.cuda(), "attention_mask": attention_mask.cuda(), "labels": torch.tensor([0, 1]).cuda()}
+    for variant in variants(architecture):
+        model = tiny_classifier(architecture, **variant).cuda().train()
+        model(**batch).loss.backward()  # the first step initialises the CUDA libraries (which may synchronize)
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            model(**batch).loss.backward()
+            left = {"input_ids": batch["input_ids"].flip(1), "attention_mask": batch["attention_mask"].flip(1)}
+            model(**left, labels=batch["labels"]).loss.backward()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")

@@ -2,56 +2,47 @@
 
 The three share every option (one `RecurrentConfig` base); the subclass only fixes the recurrent cell
 and its own `model_type`. This file is copied next to saved weights, so it imports nothing from
-`hf_seqmodels` (see `save_pretrained` in `modeling_recurrent.py`).
+`hf_seqmodels` (see `save_pretrained` in `modeling_common.py`).
 """
 
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
+from .configuration_common import check_choice, check_pad_token_id, check_range
+
 RECURRENT_POOLINGS = ("max", "mean", "last", "mean_max")
-
-
-def check_choice(config_name: str, field: str, value, choices) -> None:
-    if value not in choices:
-        raise ValueError(f"{config_name}.{field} must be one of {list(choices)}, got {value!r}.")
-
-
-def check_range(config_name: str, field: str, value, low, high=None, low_inclusive=True) -> None:
-    too_low = value < low if low_inclusive else value <= low
-    too_high = high is not None and value > high
-    if too_low or too_high:
-        bound = "≥" if low_inclusive else ">"
-        valid = f"{bound} {low}" + (f" and ≤ {high}" if high is not None else "")
-        raise ValueError(f"{config_name}.{field} must be {valid}, got {value!r}.")
 
 
 @strict
 class RecurrentConfig(PreTrainedConfig):
     r"""
-    Options shared by [`RNNConfig`], [`LSTMConfig`] and [`GRUConfig`].
+    Options shared by [`RNNConfig`], [`LSTMConfig`] and [`GRUConfig`]. As in transformers, the defaults are
+    the shipped model: the one `hf_seqmodels/configs/{rnn,lstm,gru}.json` trains on 20 Newsgroups (a
+    60000-token vocabulary, 200-wide embeddings, one bidirectional layer of 96 per direction, mean and
+    max pooling concatenated).
 
     Args:
-        vocab_size (`int`, *optional*, defaults to 30000):
+        vocab_size (`int`, *optional*, defaults to 60000):
             Number of token ids the embedding accepts; must match the tokenizer's vocabulary.
-        embedding_size (`int`, *optional*, defaults to 128):
+        embedding_size (`int`, *optional*, defaults to 200):
             Width of the token embeddings fed to the first recurrent layer.
-        hidden_size (`int`, *optional*, defaults to 128):
+        hidden_size (`int`, *optional*, defaults to 96):
             Hidden state size of each recurrent layer and direction.
         num_hidden_layers (`int`, *optional*, defaults to 1):
             Number of stacked recurrent layers.
         bidirectional (`bool`, *optional*, defaults to `True`):
             Whether each layer also reads the sequence backwards; the pooled output is then
             `2 * hidden_size` wide.
-        pooling (`str`, *optional*, defaults to `"max"`):
+        pooling (`str`, *optional*, defaults to `"mean_max"`):
             How the per-token states become one vector: `"max"` or `"mean"` over the real tokens,
             `"last"` (the final state of each direction), or `"mean_max"` (both, concatenated).
             Pooling over time lets the gradient reach every position directly, which is what makes
             long posts learnable; `"last"` is the textbook choice and trains far worse on them.
-        embedding_dropout (`float`, *optional*, defaults to 0.25):
+        embedding_dropout (`float`, *optional*, defaults to 0.0):
             Dropout on the token embeddings.
-        hidden_dropout (`float`, *optional*, defaults to 0.25):
+        hidden_dropout (`float`, *optional*, defaults to 0.1):
             Dropout between stacked layers.
-        classifier_dropout (`float`, *optional*, defaults to 0.25):
+        classifier_dropout (`float`, *optional*, defaults to 0.1):
             Dropout before the classification layer.
         initializer_range (`float`, *optional*, defaults to 0.1):
             Standard deviation of the normal initializer of the embedding and linear layers.
@@ -59,15 +50,15 @@ class RecurrentConfig(PreTrainedConfig):
             Id of the padding token; its embedding row stays zero and it is never read as content.
     """
 
-    vocab_size: int = 30000
-    embedding_size: int = 128
-    hidden_size: int = 128
+    vocab_size: int = 60000
+    embedding_size: int = 200
+    hidden_size: int = 96
     num_hidden_layers: int = 1
     bidirectional: bool = True
-    pooling: str = "max"
-    embedding_dropout: float | int = 0.25
-    hidden_dropout: float | int = 0.25
-    classifier_dropout: float | int = 0.25
+    pooling: str = "mean_max"
+    embedding_dropout: float | int = 0.0
+    hidden_dropout: float | int = 0.1
+    classifier_dropout: float | int = 0.1
     initializer_range: float = 0.1
     pad_token_id: int | None = 0
 
@@ -81,8 +72,7 @@ class RecurrentConfig(PreTrainedConfig):
         for field in ("embedding_dropout", "hidden_dropout", "classifier_dropout"):
             check_range(name, field, getattr(self, field), 0, 1)
         check_choice(name, "pooling", self.pooling, RECURRENT_POOLINGS)
-        if self.pad_token_id is not None:
-            check_range(name, "pad_token_id", self.pad_token_id, 0, self.vocab_size - 1)
+        check_pad_token_id(name, self.pad_token_id, self.vocab_size)
         super().__post_init__(**kwargs)
 
     @property

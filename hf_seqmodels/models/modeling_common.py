@@ -1,5 +1,5 @@
-"""Pieces shared by the recurrent and the Transformer classifiers: masked pooling, the classification
-loss, and the `save_pretrained` that makes a saved folder self-contained.
+"""Pieces shared by the recurrent and the Transformer models: masked pooling, the classification head
+and its loss, and the `save_pretrained` that makes a saved folder self-contained.
 
 Copied next to saved weights together with the modeling files (it is imported relatively), so it
 imports only torch and transformers.
@@ -8,14 +8,23 @@ imports only torch and transformers.
 import torch
 from torch import nn
 from transformers import PreTrainedModel
+from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers.utils import can_return_tuple
 
 
 def check_token_ids(input_ids: torch.Tensor, vocab_size: int) -> None:
     """A clear error for ids the embedding table has no row for (torch's own says "index out of range in self").
 
-    Skipped while compiling: the check reads a value back from the tensor, which a compiled graph cannot do.
+    On CPU a one-line `ValueError` names the id and the valid range. On an accelerator, reading the answer
+    back would make every forward wait for the device, so an asynchronous assertion checks there instead: a
+    bad id then fails the next call that synchronizes, with this message as a device-side assertion.
+    Skipped while compiling: a compiled graph cannot branch on a value read back from a tensor.
     """
     if torch.compiler.is_compiling() or input_ids.numel() == 0:
+        return
+    if input_ids.device.type != "cpu":
+        in_range = ((input_ids >= 0) & (input_ids < vocab_size)).all()
+        torch._assert_async(in_range, f"input_ids has token ids outside this model's vocabulary (0 to {vocab_size - 1})")
         return
     low, high = torch.aminmax(input_ids)
     if low < 0 or high >= vocab_size:
@@ -41,6 +50,20 @@ def masked_max(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mask.any(dim=1, keepdim=True), pooled, torch.zeros_like(pooled))
 
 
+def pool_over_tokens(states: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """The poolings both encoders offer over their real tokens: "max", "mean" or "mean_max" (both, concatenated).
+
+    states: (B, T, H), mask: (B, T) bool -> (B, H), or (B, 2H) for "mean_max".
+    """
+    if pooling == "max":
+        return masked_max(states, mask)
+    if pooling == "mean":
+        return masked_mean(states, mask)
+    if pooling == "mean_max":
+        return torch.cat([masked_mean(states, mask), masked_max(states, mask)], dim=-1)
+    raise ValueError(f"pooling must be one of ['max', 'mean', 'mean_max'] here, got {pooling!r}.")
+
+
 def sequence_classification_loss(config, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """The loss `problem_type` asks for, decided as transformers' own classifiers decide it."""
     num_labels = config.num_labels
@@ -59,6 +82,13 @@ def sequence_classification_loss(config, logits: torch.Tensor, labels: torch.Ten
     return nn.functional.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
 
 
+# The Auto classes a saved folder answers to, and the name each architecture's class for it ends with.
+AUTO_CLASS_SUFFIXES = {
+    "AutoModel": "Model",
+    "AutoModelForSequenceClassification": "ForSequenceClassification",
+}
+
+
 class SeqModelsPreTrainedModel(PreTrainedModel):
     """Base of every model here: what transformers needs to save, load and train them."""
 
@@ -68,18 +98,60 @@ class SeqModelsPreTrainedModel(PreTrainedModel):
     # the reported loss by the gradient-accumulation steps.
     accepts_loss_kwargs = False
 
-    # Set by each concrete architecture, e.g. "GRU"; names the classes written into `auto_map`.
+    # Set by each architecture, e.g. "GRU": names its classes in `auto_map` (GRUConfig, GRUModel, ...).
     architecture_prefix: str = ""
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        # `register_for_auto_class` writes only the class being saved into `auto_map`; a folder must load
-        # through all three Auto classes with `trust_remote_code` where this package is not installed.
-        config_module = type(self.config).__module__.split(".")[-1]
-        model_module = type(self).__module__.split(".")[-1]
-        prefix = self.architecture_prefix
-        self.config.auto_map = {
-            "AutoConfig": f"{config_module}.{prefix}Config",
-            "AutoModel": f"{model_module}.{prefix}Model",
-            "AutoModelForSequenceClassification": f"{model_module}.{prefix}ForSequenceClassification",
-        }
+        self.config.auto_map = self.remote_code_auto_map()
         return super().save_pretrained(save_directory, *args, **kwargs)
+
+    @classmethod
+    def remote_code_auto_map(cls) -> dict[str, str]:
+        """Every Auto class a saved folder loads through with `trust_remote_code`, where this package is not
+        installed: `register_for_auto_class` would write only the class being saved."""
+        names = {auto: f"{cls.architecture_prefix}{suffix}" for auto, suffix in AUTO_CLASS_SUFFIXES.items()}
+        # The shared bases (RecurrentModel, the *PreTrainedModel classes) have no class of their own to load
+        # back as; a subclass of an architecture's class loads back as that class.
+        saved_as = next((base for base in cls.__mro__ if base.__name__ in names.values()), None)
+        if not cls.architecture_prefix or saved_as is None:
+            raise TypeError(
+                f"{cls.__name__} is a shared base class and cannot be saved; save one of the architectures' "
+                f"classes instead (e.g. GRUModel, GRUForSequenceClassification)."
+            )
+        model_module = saved_as.__module__.split(".")[-1]
+        config_module = cls.config_class.__module__.split(".")[-1]
+        return {"AutoConfig": f"{config_module}.{cls.config_class.__name__}"} | {
+            auto: f"{model_module}.{name}" for auto, name in names.items()
+        }
+
+
+class SeqModelsForSequenceClassification:
+    """Encoder + dropout + linear layer over its pooled output, for every architecture; returns
+    `SequenceClassifierOutput`. Mixed in before the architecture's pretrained-model class, as transformers'
+    `GenericForSequenceClassification` is: `class GRUForSequenceClassification(SeqModelsForSequenceClassification,
+    RecurrentPreTrainedModel)`, with `base_model_class = GRUModel`.
+    """
+
+    base_model_class: type  # the architecture's encoder, kept under `base_model_prefix` ("model")
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.model = self.base_model_class(config)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.classifier = nn.Linear(config.pooled_size, config.num_labels)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        outputs = self.model(input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states)
+        logits = self.classifier(self.dropout(outputs.pooler_output))  # (B, num_labels)
+        loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)

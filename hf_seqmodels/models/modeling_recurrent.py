@@ -6,6 +6,9 @@ keeps to itself), so one encoder reads `config.cell` to pick it:
     input_ids (B, T) -> embedding (B, T, E) -> [recurrent layer, both directions] x L -> (B, T, D*H)
       -> pooling over the real tokens (max / mean / last / mean_max) -> (B, P) -> dropout -> linear
 
+(The classification head is shared with the Transformer: `SeqModelsForSequenceClassification` in
+`modeling_common.py`.)
+
 Exactness and speed. A sequence's result must not depend on the padding after it. The forward
 direction never sees what follows, so it is exact on a padded batch as it is. The backward direction
 would read the padding first; `pack_padded_sequence` fixes that but makes a CPU step about 3x slower.
@@ -16,16 +19,15 @@ module, and reversed back: exact, and every direction still runs as one fused cu
 import torch
 from torch import nn
 from transformers import initialization as init
-from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
+from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils import can_return_tuple
 
 from .configuration_recurrent import GRUConfig, LSTMConfig, RecurrentConfig, RNNConfig
 from .modeling_common import (
+    SeqModelsForSequenceClassification,
     SeqModelsPreTrainedModel,
     check_token_ids,
-    masked_max,
-    masked_mean,
-    sequence_classification_loss,
+    pool_over_tokens,
 )
 
 TORCH_CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -143,10 +145,12 @@ class RecurrentModel(RecurrentPreTrainedModel):
 
         # The recurrence needs each row's real tokens first. A left-padded batch (some tokenizers pad
         # on the left) is rearranged so, keeping token order, and the states are put back at the end.
+        # Whether a batch needs it is asked on CPU only: on an accelerator the answer would have to be read
+        # back, making every forward wait for the device, so there every batch goes through the (cheap) sort.
         lengths = mask.sum(dim=1)  # (B,)
         positions = torch.arange(mask.shape[1], device=mask.device).unsqueeze(0)
         order = None
-        if not torch.equal(mask, positions < lengths.unsqueeze(1)):
+        if mask.device.type != "cpu" or not torch.equal(mask, positions < lengths.unsqueeze(1)):
             order = torch.sort((~mask).to(torch.uint8), dim=1, stable=True).indices
             input_ids, mask = input_ids.gather(1, order), mask.gather(1, order)
 
@@ -162,7 +166,7 @@ class RecurrentModel(RecurrentPreTrainedModel):
         # the training graph (a (B, T, D*H) multiply and its backward) cost 1-2% of a CPU training step.
         # "last" reads position 0 of an all-padding row, which must be zero, so it reads the masked ones.
         pooled = self.pool(masked if self.config.pooling == "last" else states, mask, lengths)  # (B, P)
-        states = masked
+        states = all_states[-1] = masked  # hidden_states ends with last_hidden_state, as in transformers
 
         if order is not None:
             restore = order.argsort(dim=1).unsqueeze(-1)
@@ -175,13 +179,8 @@ class RecurrentModel(RecurrentPreTrainedModel):
         )
 
     def pool(self, states: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        pooling = self.config.pooling
-        if pooling == "max":
-            return masked_max(states, mask)
-        if pooling == "mean":
-            return masked_mean(states, mask)
-        if pooling == "mean_max":
-            return torch.cat([masked_mean(states, mask), masked_max(states, mask)], dim=-1)
+        if self.config.pooling != "last":
+            return pool_over_tokens(states, mask, self.config.pooling)
         # "last": the forward direction's state at the last real token; the backward direction has read
         # the whole sequence at position 0.
         hidden = self.config.hidden_size
@@ -192,40 +191,12 @@ class RecurrentModel(RecurrentPreTrainedModel):
         return torch.cat([last[:, :hidden], states[:, 0, hidden:]], dim=-1)
 
 
-class RecurrentForSequenceClassification(RecurrentPreTrainedModel):
-    """Encoder + dropout + linear layer over the pooled output. Returns `SequenceClassifierOutput`."""
-
-    base_model_class = RecurrentModel
-
-    def __init__(self, config: RecurrentConfig):
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.model = self.base_model_class(config)
-        self.dropout = nn.Dropout(config.classifier_dropout)
-        self.classifier = nn.Linear(config.pooled_size, config.num_labels)
-        self.post_init()
-
-    @can_return_tuple
-    def forward(
-        self,
-        input_ids: torch.LongTensor,
-        attention_mask: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        output_hidden_states: bool | None = None,
-        **kwargs,
-    ) -> SequenceClassifierOutput:
-        outputs = self.model(input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states)
-        logits = self.classifier(self.dropout(outputs.pooler_output))  # (B, num_labels)
-        loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
-
-
 class RNNModel(RecurrentModel):
     config_class = RNNConfig
     architecture_prefix = "RNN"
 
 
-class RNNForSequenceClassification(RecurrentForSequenceClassification):
+class RNNForSequenceClassification(SeqModelsForSequenceClassification, RecurrentPreTrainedModel):
     config_class = RNNConfig
     architecture_prefix = "RNN"
     base_model_class = RNNModel
@@ -236,7 +207,7 @@ class LSTMModel(RecurrentModel):
     architecture_prefix = "LSTM"
 
 
-class LSTMForSequenceClassification(RecurrentForSequenceClassification):
+class LSTMForSequenceClassification(SeqModelsForSequenceClassification, RecurrentPreTrainedModel):
     config_class = LSTMConfig
     architecture_prefix = "LSTM"
     base_model_class = LSTMModel
@@ -247,7 +218,7 @@ class GRUModel(RecurrentModel):
     architecture_prefix = "GRU"
 
 
-class GRUForSequenceClassification(RecurrentForSequenceClassification):
+class GRUForSequenceClassification(SeqModelsForSequenceClassification, RecurrentPreTrainedModel):
     config_class = GRUConfig
     architecture_prefix = "GRU"
     base_model_class = GRUModel

@@ -3,6 +3,9 @@
     input_ids (B, T) -> [CLS] + tokens, + positions, LN -> (B, 1+T, H)
       -> [x + attn(LN(x)); x + ffn(LN(x))] x L -> LN -> pooling (cls / mean / max / mean_max) -> dropout -> linear
 
+(The classification head is shared with the recurrent models: `SeqModelsForSequenceClassification` in
+`modeling_common.py`.)
+
 The model puts its own learned [CLS] vector in front of every input, so the tokenizer needs no special
 tokens and every row has at least one position to attend to: an all-padding row (an empty text)
 still gives a finite prediction. Attention goes through transformers' attention interface, so
@@ -16,17 +19,16 @@ import torch
 from torch import nn
 from transformers import initialization as init
 from transformers.activations import ACT2FN
-from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
+from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.utils import can_return_tuple
 
 from .configuration_transformer import TransformerConfig
 from .modeling_common import (
+    SeqModelsForSequenceClassification,
     SeqModelsPreTrainedModel,
     check_token_ids,
-    masked_max,
-    masked_mean,
-    sequence_classification_loss,
+    pool_over_tokens,
 )
 
 
@@ -222,16 +224,9 @@ class TransformerModel(TransformerPreTrainedModel):
             states = layer(states, key_mask)
             all_states.append(states[:, 1:])
         states = self.final_norm(states)
-        tokens = states[:, 1:]  # (B, T, H)
+        tokens = all_states[-1] = states[:, 1:]  # (B, T, H); hidden_states ends with last_hidden_state
 
-        if self.config.pooling == "cls":
-            pooled = states[:, 0]
-        elif self.config.pooling == "mean":
-            pooled = masked_mean(tokens, mask)
-        elif self.config.pooling == "max":
-            pooled = masked_max(tokens, mask)
-        else:
-            pooled = torch.cat([masked_mean(tokens, mask), masked_max(tokens, mask)], dim=-1)
+        pooled = states[:, 0] if self.config.pooling == "cls" else pool_over_tokens(tokens, mask, self.config.pooling)
         return BaseModelOutputWithPooling(
             last_hidden_state=tokens,
             pooler_output=pooled,
@@ -239,30 +234,10 @@ class TransformerModel(TransformerPreTrainedModel):
         )
 
 
-class TransformerForSequenceClassification(TransformerPreTrainedModel):
+class TransformerForSequenceClassification(SeqModelsForSequenceClassification, TransformerPreTrainedModel):
     """Encoder + dropout + linear layer over the pooled output. Returns `SequenceClassifierOutput`."""
 
-    def __init__(self, config: TransformerConfig):
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.model = TransformerModel(config)
-        self.dropout = nn.Dropout(config.classifier_dropout)
-        self.classifier = nn.Linear(config.pooled_size, config.num_labels)
-        self.post_init()
-
-    @can_return_tuple
-    def forward(
-        self,
-        input_ids: torch.LongTensor,
-        attention_mask: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        output_hidden_states: bool | None = None,
-        **kwargs,
-    ) -> SequenceClassifierOutput:
-        outputs = self.model(input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states)
-        logits = self.classifier(self.dropout(outputs.pooler_output))  # (B, num_labels)
-        loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+    base_model_class = TransformerModel
 
 
 __all__ = ["TransformerModel", "TransformerForSequenceClassification"]
