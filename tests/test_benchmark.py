@@ -27,8 +27,10 @@ BATCH = {
     "input_ids": torch.tensor([[5, 6, 7, 8, 9], [3, 4, 0, 0, 0]]),
     "attention_mask": torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]]),
 }
-RECURRENT_SIZES = dict(vocab_size=10, num_labels=2, embedding_size=4, hidden_size=3)
-TRANSFORMER_SIZES = dict(vocab_size=10, num_labels=2, hidden_size=4, intermediate_size=8, num_attention_heads=2, num_hidden_layers=1)
+RECURRENT_SIZES = dict(vocab_size=10, num_labels=2, embedding_size=4, hidden_size=3, num_hidden_layers=1, pooling="max")
+TRANSFORMER_SIZES = dict(
+    vocab_size=10, num_labels=2, hidden_size=4, intermediate_size=8, num_attention_heads=2, num_hidden_layers=1, pooling="mean"
+)
 
 
 def test_recurrent_flops_match_a_hand_count():
@@ -39,11 +41,11 @@ def test_recurrent_flops_match_a_hand_count():
     assert recurrent_batch_flops(gru, BATCH) == 2 * padded
     assert recurrent_batch_flops(gru, BATCH, packed=True) == 2 * packed
 
-    lstm = hf_seqmodels.LSTMConfig(**RECURRENT_SIZES, num_hidden_layers=2)
+    lstm = hf_seqmodels.LSTMConfig(**RECURRENT_SIZES | {"num_hidden_layers": 2})
     # layer 1: 4 * 3 * (4 + 3) = 84; layer 2 reads both directions: 4 * 3 * (6 + 3) = 108
     assert recurrent_batch_flops(lstm, BATCH) == 2 * (2 * 10 * (84 + 108) + 2 * 6 * 2)
 
-    rnn = hf_seqmodels.RNNConfig(**RECURRENT_SIZES, bidirectional=False, pooling="mean_max")
+    rnn = hf_seqmodels.RNNConfig(**RECURRENT_SIZES | {"bidirectional": False, "pooling": "mean_max"})
     assert recurrent_batch_flops(rnn, BATCH) == 2 * (10 * 3 * 7 + 2 * 6 * 2)
 
 
@@ -59,7 +61,7 @@ def test_transformer_flops_match_a_hand_count():
 @pytest.mark.parametrize("cell", ["rnn", "gru"])
 def test_recurrent_flops_match_torch_flop_counter(cell):
     """torch sees the matmuls inside its own RNN loop (not inside oneDNN's LSTM, hence no LSTM here)."""
-    config = hf_seqmodels.ARCHITECTURES[cell].config_class(**RECURRENT_SIZES, num_hidden_layers=2)
+    config = hf_seqmodels.ARCHITECTURES[cell].config_class(**RECURRENT_SIZES | {"num_hidden_layers": 2})
     for model, packed in ((hf_seqmodels.ARCHITECTURES[cell].classifier_class(config), False), (TextbookRecurrentClassifier(config), True)):
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             model.eval()(**BATCH)
