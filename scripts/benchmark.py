@@ -2,7 +2,7 @@
 """Training and inference speed of the four architectures beside textbook PyTorch and BERT.
 
     python scripts/benchmark.py --quick                # about a minute: prints the table, writes JSON
-    python scripts/benchmark.py --scaling              # the full run of README's Speed section
+    python scripts/benchmark.py --scaling              # the full run in scripts/results/benchmark/README.md
     python scripts/benchmark.py --threads 1            # one core (steadier on a shared machine)
 
 The same as `hf-seqmodels benchmark`; see hf_seqmodels/benchmark/.
