@@ -1,5 +1,5 @@
 """The report as text: a few lines on where and how the numbers were taken, the results table (the one
-README's Speed section shows) and the scaling table; and the JSON file beside them."""
+scripts/results/benchmark/README.md shows) and the scaling table; and the JSON file beside them."""
 
 import json
 from pathlib import Path
@@ -40,7 +40,7 @@ def summary(report: dict) -> str:
 
 
 def markdown_table(report: dict) -> str:
-    """The results as a markdown table (the one README's Speed section shows)."""
+    """The results as a markdown table (the one scripts/results/benchmark/README.md shows)."""
     header = [
         "model", "implementation", "train samples/s", "train tokens/s", "infer samples/s", "train GFLOP/s",
         "of ceiling", "of ceiling, CPU time", "train vs textbook", "train vs BERT", "infer vs textbook", "infer vs BERT",
