@@ -105,6 +105,8 @@ def predict(model_dir: str, texts: list[str], batch_size: int = 64) -> list[dict
         if not isinstance(text, str):
             raise UsageError(f"texts[{index}] is {type(text).__name__} {text!r}, not a string")
     _check_batch_size(batch_size)
+    if Path(model_dir, "model.onnx").is_file():
+        return predict_exported(model_dir, texts, batch_size)
     tokenizer, model = load_classifier(model_dir)
     results = []
     batches = range(0, len(texts), batch_size)
@@ -119,3 +121,16 @@ def predict(model_dir: str, texts: list[str], batch_size: int = 64) -> list[dict
             for text, score, index in zip(chunk, scores, indices)
         ]
     return results
+
+
+def predict_exported(model_dir: str, texts: list[str], batch_size: int = 64) -> list[dict]:
+    """`predict` for a folder written by `hf-seqmodels export`: the same results, through ONNX Runtime."""
+    try:
+        # Imported here: onnxruntime is an optional extra, needed only for exported folders.
+        from .onnx_inference import ExportedClassifier, ExportedModelError
+    except ImportError as error:
+        raise UsageError(f"MODEL_DIR {model_dir!r} holds model.onnx; running it needs `pip install hf_seqmodels[onnx]` ({error})") from None
+    try:
+        return ExportedClassifier(model_dir).predict(texts, batch_size)
+    except ExportedModelError as error:
+        raise UsageError(f"MODEL_DIR {error}") from None
