@@ -4,6 +4,7 @@
     OUT/config.json            labels and sizes, as in the PyTorch folder
     OUT/tokenizer.json, tokenizer_config.json
     OUT/predict.py             `hf_seqmodels/onnx_inference.py`: `python OUT/predict.py TEXT ...`
+    OUT/data_args.json         the training data's description, when MODEL_DIR has one (for `evaluate OUT`)
 
 Which exporter. torch's TorchScript-based exporter (`dynamo=False`) exports all four architectures
 to the same precision (≤ 1e-7 here) in a few seconds; the `torch.export`-based one stops at the
@@ -77,6 +78,9 @@ def export(model_dir: str, output_dir: str, quantize: str | None = None, opset: 
         model.config.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         shutil.copyfile(onnx_inference.__file__, staging / "predict.py")
+        # What `train` wrote about its data, so that `hf-seqmodels evaluate OUT` scores on the same data.
+        if Path(model_dir, "data_args.json").is_file():
+            shutil.copyfile(Path(model_dir, "data_args.json"), staging / "data_args.json")
         if output.exists():
             output.rmdir()  # empty, checked above
         os.replace(staging, output)

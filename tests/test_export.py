@@ -1,5 +1,6 @@
 """`hf-seqmodels export`: ONNX folders that predict as the PyTorch folder does, with and without torch."""
 
+import csv
 import json
 import os
 import shutil
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+import datasets
 import numpy as np
 import pytest
 import torch
@@ -129,6 +131,25 @@ def test_cli_export_then_predict_prints_what_the_pytorch_folder_prints(tmp_path,
         printed[name] = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert [(label, text) for label, _, text in printed["onnx"]] == [(label, text) for label, _, text in printed["model"]]
     assert [float(score) for _, score, _ in printed["onnx"]] == pytest.approx([float(s) for _, s, _ in printed["model"]], abs=2e-4)
+
+
+def test_evaluate_on_the_exported_folder_equals_evaluate_on_the_pytorch_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf_datasets_cache")
+    rows = [(LABELS[index % 3], " ".join(WORDS[index % 7 : index % 7 + 1 + index % 5])) for index in range(30)]
+    with open(tmp_path / "data.csv", "w", newline="") as f:
+        csv.writer(f).writerows([("label", "text"), *rows])
+    save_folder(tmp_path / "model", "lstm")
+    (tmp_path / "model" / "data_args.json").write_text(json.dumps({"train_file": str(tmp_path / "data.csv"), "test_size": 0.5}))
+    assert cli.main(["export", str(tmp_path / "model"), "--output_dir", str(tmp_path / "onnx")]) == 0
+    capsys.readouterr()
+    metrics = {}
+    for name in ("model", "onnx"):
+        assert cli.main(["evaluate", str(tmp_path / name), "--output_dir", str(tmp_path / f"eval-{name}")]) == 0
+        metrics[name] = json.loads(capsys.readouterr().out)
+        assert (tmp_path / f"eval-{name}" / "classification_report_test.json").is_file()
+    assert metrics["onnx"]["examples"] == metrics["model"]["examples"] == 15
+    for key in ("accuracy", "macro_f1", "loss"):
+        assert metrics["onnx"][key] == pytest.approx(metrics["model"][key], abs=1e-4)
 
 
 @pytest.mark.parametrize("architecture", ["gru", "lstm", "transformer"])
