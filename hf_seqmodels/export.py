@@ -133,10 +133,15 @@ def check_export(model: nn.Module, path: Path) -> None:
 
 
 def quantize_int8(path: Path) -> None:
-    """Replace `path` by ONNX Runtime's dynamic int8 quantization of it: int8 weights for MatMul, Gather
-    (the embeddings) and LSTM, activations quantized on the fly; GRU / RNN ops and Gemm stay fp32."""
+    """Replace `path` by ONNX Runtime's dynamic int8 quantization of it: int8 weights for every Linear
+    layer (MatMulInteger), the embedding table (Gather) and the LSTM op, activations quantized on the fly.
+    The GRU and RNN ops and the attention's activation-by-activation MatMuls stay fp32."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    quantized = path.with_name("model.int8.onnx")
-    quantize_dynamic(path, quantized, weight_type=QuantType.QInt8)
+    # Shape inference and graph clean-up first, as ONNX Runtime's quantization guide asks.
+    prepared, quantized = path.with_name("model.prepared.onnx"), path.with_name("model.int8.onnx")
+    quant_pre_process(str(path), str(prepared))
+    quantize_dynamic(prepared, quantized, weight_type=QuantType.QInt8)
+    prepared.unlink()
     os.replace(quantized, path)
