@@ -2,6 +2,8 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
+ONNX = ["onnx>=1.16", "onnxruntime>=1.18"]
+
 setup(
     name="hf_seqmodels",
     version="0.1.0",
@@ -26,6 +28,10 @@ setup(
     ],
     # gensim only in the tests: they check that hf_seqmodels.vectors reads word-vector files as gensim does
     # (4.4 is the first release that works with numpy 2).
-    extras_require={"dev": ["pytest>=8", "hypothesis>=6", "gensim>=4.4"]},
+    # onnx: `hf-seqmodels export` and running exported folders (the TorchScript-based exporter needs no onnxscript).
+    extras_require={
+        "onnx": ONNX,
+        "dev": ["pytest>=8", "hypothesis>=6", "gensim>=4.4", *ONNX],
+    },
     entry_points={"console_scripts": ["hf-seqmodels=hf_seqmodels.cli:main"]},
 )

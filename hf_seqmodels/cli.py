@@ -6,6 +6,7 @@ user's mistake (`UsageError`) into one line on stderr and exit code 2.
     hf-seqmodels train [CONFIG.json] [--option value ...]     (the same as scripts/train.py)
     hf-seqmodels evaluate MODEL_DIR [--split test] [data options as for train]
     hf-seqmodels predict MODEL_DIR [TEXT ...] [--file PATH] [--json]
+    hf-seqmodels export MODEL_DIR --output_dir OUT [--quantize int8] [--opset N]
     hf-seqmodels compare [--protocol bydate|seed] [--models rnn,gru] [--quick] [training options]
     hf-seqmodels benchmark [--quick] [--output benchmark_results.json] [--threads N] [--scaling]
 """
@@ -68,6 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
     predict_parser.add_argument("--batch_size", type=int, default=64)
     predict_parser.set_defaults(handler=run_predict)
 
+    export_parser = commands.add_parser(
+        "export",
+        help="write MODEL_DIR as an ONNX model with its tokenizer: a folder that predicts with ONNX Runtime, without torch",
+    )
+    export_parser.add_argument("model_dir", metavar="MODEL_DIR", help="a folder written by `train` (or a Hub repo)")
+    export_parser.add_argument("--output_dir", required=True, help="a new or empty folder")
+    export_parser.add_argument("--quantize", choices=("int8",), help="ONNX Runtime's dynamic int8 quantization")
+    export_parser.add_argument("--opset", type=int, help="ONNX opset, 14 to 20 (default 17)")
+    export_parser.set_defaults(handler=run_export)
+
     benchmark_parser = commands.add_parser(
         "benchmark",
         help="training and inference speed of the four models beside textbook PyTorch and BERT (--quick: 2 minutes)",
@@ -111,6 +122,17 @@ def run_predict(args, extra: list[str]) -> int:
             print(json.dumps(result, ensure_ascii=False))
         else:
             print(f"{result['label']}\t{result['score']:.4f}\t{result['text']}")
+    return 0
+
+
+def run_export(args, extra: list[str]) -> int:
+    try:
+        from .export import export  # onnx and onnxruntime are an optional extra
+    except ImportError as error:
+        raise UsageError(f"export needs `pip install hf_seqmodels[onnx]` ({error})") from None
+
+    output = export(args.model_dir, args.output_dir, quantize=args.quantize, opset=args.opset)
+    print(json.dumps({"output_dir": str(output), "quantize": args.quantize}))
     return 0
 
 

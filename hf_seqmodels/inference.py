@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import datasets
+import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, EvalPrediction, Trainer
 from transformers import TrainingArguments as HfTrainingArguments
 
 from .metrics import compute_metrics
@@ -44,6 +45,8 @@ def evaluate_folder(
 ) -> dict:
     """Accuracy, macro-F1 and loss of a saved model on one split; writes its report and confusion matrix."""
     _check_batch_size(batch_size)
+    if Path(model_dir, "model.onnx").is_file():
+        return evaluate_exported(model_dir, data_args, split, output_dir, batch_size)
     tokenizer, model = load_classifier(model_dir)
     dataset = align_labels(load_data(data_args)[split], model.config.id2label)
     tokenized = tokenize(datasets.DatasetDict({split: dataset}), tokenizer, tokenizer.model_max_length)[split]
@@ -105,6 +108,8 @@ def predict(model_dir: str, texts: list[str], batch_size: int = 64) -> list[dict
         if not isinstance(text, str):
             raise UsageError(f"texts[{index}] is {type(text).__name__} {text!r}, not a string")
     _check_batch_size(batch_size)
+    if Path(model_dir, "model.onnx").is_file():
+        return predict_exported(model_dir, texts, batch_size)
     tokenizer, model = load_classifier(model_dir)
     results = []
     batches = range(0, len(texts), batch_size)
@@ -119,3 +124,50 @@ def predict(model_dir: str, texts: list[str], batch_size: int = 64) -> list[dict
             for text, score, index in zip(chunk, scores, indices)
         ]
     return results
+
+
+# --------------------------------------------------------------------------- folders written by `export`
+
+
+def onnx_inference_module(model_dir: str):
+    """`hf_seqmodels.onnx_inference`, imported only for exported folders: onnxruntime is an optional extra."""
+    try:
+        from . import onnx_inference
+    except ImportError as error:
+        raise UsageError(f"MODEL_DIR {model_dir!r} holds model.onnx; running it needs `pip install hf_seqmodels[onnx]` ({error})") from None
+    return onnx_inference
+
+
+def predict_exported(model_dir: str, texts: list[str], batch_size: int = 64) -> list[dict]:
+    """`predict` for a folder written by `hf-seqmodels export`: the same results, through ONNX Runtime."""
+    runner = onnx_inference_module(model_dir)
+    try:
+        return runner.ExportedClassifier(model_dir).predict(texts, batch_size)
+    except runner.ExportedModelError as error:
+        raise UsageError(f"MODEL_DIR {error}") from None
+
+
+def evaluate_exported(model_dir: str, data_args: DataArguments, split: str, output_dir: str | None, batch_size: int) -> dict:
+    """`evaluate_folder` for an exported folder: the same metrics and files, logits from ONNX Runtime."""
+    runner = onnx_inference_module(model_dir)
+    try:
+        classifier = runner.ExportedClassifier(model_dir)
+        dataset = align_labels(load_data(data_args)[split], classifier.id2label)
+        texts = dataset["text"]
+        starts = range(0, len(texts), batch_size)
+        logits = [classifier.logits(texts[start : start + batch_size], batch_size) for start in tqdm(starts, desc="Evaluating", unit="batch")]
+    except runner.ExportedModelError as error:
+        raise UsageError(f"MODEL_DIR {error}") from None
+    logits = np.concatenate(logits) if logits else np.zeros((0, len(classifier.id2label)), dtype=np.float32)
+    labels = np.asarray(dataset["label"])
+    # Mean cross-entropy per example, as Trainer reports the loss of the PyTorch folder.
+    log_probabilities = logits - np.logaddexp.reduce(logits.astype(np.float64), axis=-1, keepdims=True)
+    loss = float(-log_probabilities[np.arange(len(labels)), labels].mean()) if len(labels) else float("nan")
+    output_dir = Path(output_dir or model_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    label_names = [classifier.id2label[index] for index in range(len(classifier.id2label))]
+    write_evaluation(output_dir, split, logits, labels, label_names)
+    scores = compute_metrics(EvalPrediction(predictions=logits, label_ids=labels))
+    metrics = {"split": split, "examples": len(labels), "loss": loss, **scores}
+    (output_dir / f"eval_{split}_results.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
