@@ -1,11 +1,13 @@
 """The speed benchmark's machinery: FLOP formulas against hand counts and torch's own counter, and a
 tiny end-to-end run whose report has every model and every column. No timing is asserted."""
 
+import csv
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import datasets
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -19,6 +21,9 @@ from hf_seqmodels.benchmark.flops import recurrent_batch_flops, transformer_batc
 from hf_seqmodels.benchmark.results import result_row
 from hf_seqmodels.benchmark.timing import warm_up
 from hf_seqmodels.cli import build_parser
+from hf_seqmodels.training import UsageError
+
+from conftest import VOCAB_SIZE, tiny_classifier
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -197,3 +202,89 @@ def test_recurrent_bound_script_reports_a_bound_per_recurrent_model(newsgroups_h
                      "best_possible_without_dropout_of_ceiling")
         assert all(row[key] > 0 for key in timings + fractions), row
     assert sum(line.startswith(("| rnn", "| lstm", "| gru")) for line in printed.splitlines()) == 3
+
+
+def test_deployment_rows_compare_each_export_with_eager_pytorch(newsgroups_home, tmp_path):
+    """`--deploy`: for each architecture, eager PyTorch, ONNX Runtime fp32 and int8, each timed, sized and
+    compared with eager; the int8 file is the smaller one. How fast each is is the benchmark's finding."""
+    pytest.importorskip("onnxruntime")
+    settings = benchmark.BenchmarkSettings(
+        batch_size=2,
+        num_batches=1,
+        repeats=1,
+        max_texts=100,
+        matmul_size=128,
+        device="cpu",
+        threads=1,
+        baselines=False,
+        unpacked_reference=False,
+        deployment=True,
+        deployment_posts=3,
+        deployment_batch_size=4,
+        deployment_vocab_size=2000,  # at least the tokenizer's; the shipped 60000 would only take longer
+    )
+    report = benchmark.run_benchmark(settings, progress=False)
+    printed = benchmark.write_report(report, tmp_path / "speed.json")
+    section = json.loads((tmp_path / "speed.json").read_text())["deployment"]
+
+    forms = (benchmark.EAGER, benchmark.ORT_FP32, benchmark.ORT_INT8)
+    rows = {(row["architecture"], row["implementation"]): row for row in section["rows"]}
+    assert set(rows) == {(a, form) for a in hf_seqmodels.ARCHITECTURES for form in forms}
+    assert section["latency_posts"] == 3 and section["batch_size"] == 4
+    for (architecture, form), row in rows.items():
+        assert len(row["latency_ms_per_post"]) == 3 and len(row["batch_seconds_per_pass"]) == 1
+        for key in ("file_bytes", "latency_ms_median", "latency_ms_p95", "batch_posts_per_s", "latency_speedup_vs_eager", "throughput_vs_eager"):
+            assert row[key] > 0, (architecture, form, key)
+        assert row["latency_ms_p95"] >= row["latency_ms_median"]
+        assert row["test_accuracy"] is None  # fresh models: nothing to score
+        assert "vocab 2000" in row["model"]
+        if form == benchmark.EAGER:
+            assert row["latency_speedup_vs_eager"] == row["throughput_vs_eager"] == row["size_vs_eager"] == 1.0
+    for architecture in hf_seqmodels.ARCHITECTURES:
+        fp32, int8 = rows[architecture, benchmark.ORT_FP32], rows[architecture, benchmark.ORT_INT8]
+        assert int8["file_bytes"] < fp32["file_bytes"], architecture
+    table = printed.split("\ndeployment: ")[1].splitlines()
+    assert sum(line.startswith(tuple(f"| {a} |" for a in hf_seqmodels.ARCHITECTURES)) for line in table) == len(rows)
+
+
+def test_deploy_option_needs_the_onnx_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
+    args = build_parser().parse_args(["benchmark", "--quick", "--deploy"])
+    with pytest.raises(UsageError, match=r"^--deploy needs `pip install hf_seqmodels\[onnx\]`"):
+        benchmark.settings_from_args(args)
+
+
+def test_model_dirs_must_be_trained_folders(tmp_path):
+    pytest.importorskip("onnxruntime")
+    args = build_parser().parse_args(["benchmark", "--model_dirs", str(tmp_path)])
+    with pytest.raises(UsageError, match="--model_dirs .*: no config.json there"):
+        benchmark.settings_from_args(args)
+
+
+def test_deployment_of_a_trained_folder_reports_test_accuracy_of_each_form(newsgroups_home, tmp_path, monkeypatch):
+    """`--model_dirs`: each folder scored on its own data; the fp32 export scores as the PyTorch folder does."""
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf_datasets_cache")
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
+    rows = [(("apples", "bikes")[index % 2], " ".join(words[index % 7 : index % 7 + 1 + index % 3])) for index in range(20)]
+    with open(tmp_path / "data.csv", "w", newline="") as f:
+        csv.writer(f).writerows([("label", "text"), *rows])
+    labels = {0: "apples", 1: "bikes"}
+    model = tiny_classifier("lstm", num_labels=2, id2label=labels, label2id={name: index for index, name in labels.items()})
+    tokenizer = hf_seqmodels.train_tokenizer([" ".join(words)] * 2, vocab_size=VOCAB_SIZE, min_df=1, model_max_length=32)
+    model.save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    (tmp_path / "model" / "data_args.json").write_text(json.dumps({"train_file": str(tmp_path / "data.csv"), "test_size": 0.5}))
+
+    settings = benchmark.BenchmarkSettings(
+        architectures=("gru",), batch_size=2, num_batches=1, repeats=1, max_texts=100, matmul_size=128, device="cpu",
+        threads=1, baselines=False, unpacked_reference=False, deployment=True, deployment_posts=2,
+        deployment_batch_size=4, model_dirs=(str(tmp_path / "model"),),
+    )
+    section = benchmark.run_benchmark(settings, progress=False)["deployment"]
+    rows = {row["implementation"]: row for row in section["rows"]}
+    assert set(rows) == {benchmark.EAGER, benchmark.ORT_FP32, benchmark.ORT_INT8}
+    assert all(row["architecture"] == "lstm" and 0 <= row["test_accuracy"] <= 1 for row in rows.values())
+    assert rows[benchmark.ORT_FP32]["test_accuracy"] == pytest.approx(rows[benchmark.EAGER]["test_accuracy"], abs=1e-9)
+    assert rows[benchmark.ORT_FP32]["accuracy_points_vs_eager"] == pytest.approx(0, abs=1e-7)
+    assert not list((tmp_path / "model").glob("eval_*"))  # the user's folder is not written to

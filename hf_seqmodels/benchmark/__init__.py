@@ -12,15 +12,21 @@ and the same for the baselines of the same size (`baselines.py`): the textbook P
 the Transformer transformers' BERT; for reference (full run only), the recurrent PyTorch modules run
 unpacked.
 
+With `deployment` (`--deploy`, or `--model_dirs` for trained folders), `deployment.py` also times each
+model as shipped: eager PyTorch beside its ONNX Runtime exports, fp32 and int8, at batch 1 (latency on
+posts of median length) and at batch 64 (throughput), with file sizes and, for trained folders, test
+accuracy.
+
 Read in this order: `batches.py` (how the batches are made), `flops.py` (how FLOPs are counted),
 `baselines.py` and `contenders.py` (what is timed), `timing.py` and `run.py` (how it is timed),
-`results.py` and `report.py` (what the report says), `command.py` (`hf-seqmodels benchmark`).
+`deployment.py` (the exported forms), `results.py` and `report.py` (what the report says), `command.py` (`hf-seqmodels benchmark`).
 """
 
 import argparse
 
 from .command import add_arguments, run_from_args, settings_from_args
 from .contenders import BERT, OURS, TEXTBOOK, UNPACKED
+from .deployment import EAGER, ORT_FP32, ORT_INT8
 from .report import markdown_table, write_report
 from .run import run_benchmark
 from .settings import BenchmarkSettings
@@ -35,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
 
 __all__ = [
     "BERT",
+    "EAGER",
+    "ORT_FP32",
+    "ORT_INT8",
     "OURS",
     "TEXTBOOK",
     "UNPACKED",

@@ -25,6 +25,8 @@ class Posts:
     labels: list
     vocab_size: int
     max_length: int
+    texts: list | None = None  # the posts as text, for models with their own tokenizer (deployment rows)
+    tokenizer: object = None  # the project tokenizer that made `input_ids`
 
     @property
     def lengths(self) -> list[int]:
@@ -42,7 +44,29 @@ def tokenized_posts(vocab_size: int, max_length: int, max_texts: int | None = No
     # A post without tokens cannot be packed (the textbook model would fail); with headers kept,
     # 20 Newsgroups has none, so nothing is lost.
     kept = [index for index, ids in enumerate(encoded) if ids]
-    return Posts([encoded[i] for i in kept], [labels[i] for i in kept], len(tokenizer), max_length)
+    return Posts(
+        [encoded[i] for i in kept], [labels[i] for i in kept], len(tokenizer), max_length, [texts[i] for i in kept], tokenizer
+    )
+
+
+def length_grouped_rows(posts: Posts, batch_size: int, num_batches: int, seed: int) -> tuple[list[list[int]], list[list[int]]]:
+    """(picked, epoch): `num_batches` batches of post indices at evenly spaced quantiles of padded
+    length, out of one `group_by_length` epoch of full batches (sorted by padded length)."""
+    lengths = posts.lengths
+    generator = torch.Generator().manual_seed(seed)
+    order = get_length_grouped_indices(lengths, batch_size, generator=generator)
+    epoch = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    epoch = [rows for rows in epoch if len(rows) == batch_size]
+    epoch.sort(key=lambda rows: max(lengths[i] for i in rows))
+    count = min(num_batches, len(epoch))
+    return [epoch[int((k + 0.5) * len(epoch) / count)] for k in range(count)], epoch
+
+
+def median_length_rows(posts: Posts, count: int) -> list[int]:
+    """The `count` posts whose length is nearest the median post length: a typical single request."""
+    lengths = posts.lengths
+    median = sorted(lengths)[len(lengths) // 2]
+    return sorted(range(len(lengths)), key=lambda index: (abs(lengths[index] - median), index))[:count]
 
 
 def length_grouped_batches(posts: Posts, batch_size: int, num_batches: int, seed: int, device) -> tuple[list[dict], dict]:
@@ -51,13 +75,7 @@ def length_grouped_batches(posts: Posts, batch_size: int, num_batches: int, seed
     Returns the batches (right-padded, with labels) and a description of them for the report.
     """
     lengths = posts.lengths
-    generator = torch.Generator().manual_seed(seed)
-    order = get_length_grouped_indices(lengths, batch_size, generator=generator)
-    epoch = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    epoch = [rows for rows in epoch if len(rows) == batch_size]
-    epoch.sort(key=lambda rows: max(lengths[i] for i in rows))
-    count = min(num_batches, len(epoch))
-    picked = [epoch[int((k + 0.5) * len(epoch) / count)] for k in range(count)]
+    picked, epoch = length_grouped_rows(posts, batch_size, num_batches, seed)
     batches = [padded_batch(posts, rows, device) for rows in picked]
 
     real = sum(int(batch["attention_mask"].sum()) for batch in batches)

@@ -1,8 +1,11 @@
 """`hf-seqmodels benchmark`: its options, and the settings they make."""
 
 import argparse
+from pathlib import Path
 
 from ..models import ARCHITECTURES
+from ..training import UsageError
+from .deployment import check_onnx_installed
 from .report import write_report
 from .run import run_benchmark
 from .settings import BenchmarkSettings
@@ -25,6 +28,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="torch CPU threads (default: one per idle core: torch's one per core, less the 1-minute load average)",
     )
+    parser.add_argument(
+        "--deploy",
+        action="store_true",
+        help="also time each model exported to ONNX (fp32, int8) against eager PyTorch: batch-1 latency, batch throughput, file size",
+    )
+    parser.add_argument(
+        "--deploy_posts",
+        type=int,
+        help=f"posts of median length timed one at a time (default {defaults.deployment_posts}, quick {quick.deployment_posts})",
+    )
+    parser.add_argument(
+        "--model_dirs",
+        nargs="+",
+        default=[],
+        metavar="MODEL_DIR",
+        help="trained folders to deploy instead of fresh models (implies --deploy); adds their test accuracy",
+    )
     parser.add_argument("--output", default="benchmark_results.json", help="where the JSON report goes")
 
 
@@ -37,7 +57,18 @@ def settings_from_args(args: argparse.Namespace) -> BenchmarkSettings:
         "device": args.device,
         "amp": args.amp,
         "threads": args.threads,
+        "deployment": args.deploy or bool(args.model_dirs),
+        "model_dirs": tuple(args.model_dirs),
     }
+    if overrides["deployment"]:
+        check_onnx_installed("--model_dirs" if args.model_dirs else "--deploy")
+    for model_dir in args.model_dirs:
+        if not Path(model_dir, "config.json").is_file():
+            raise UsageError(f"--model_dirs {model_dir!r}: no config.json there; give folders written by `hf-seqmodels train`")
+    if args.deploy_posts is not None:
+        if args.deploy_posts < 1:
+            raise UsageError(f"--deploy_posts must be ≥ 1, got {args.deploy_posts}")
+        overrides["deployment_posts"] = args.deploy_posts
     for name in ("batch_size", "num_batches", "repeats"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)

@@ -13,6 +13,8 @@ def write_report(report: dict, output) -> str:
     parts = [summary(report), markdown_table(report)]
     if report["scaling"]:
         parts.append(scaling_table(report))
+    if report.get("deployment"):
+        parts.append(deployment_table(report))
     return "\n\n".join(parts) + f"\n\nwrote {output}"
 
 
@@ -74,6 +76,39 @@ def scaling_table(report: dict) -> str:
         cells += [f"{point['fraction_of_matmul_ceiling']:.2f}", f"{point['fraction_of_matmul_ceiling_cpu_time']:.2f}"]
         lines.append(markdown_row(cells))
     return "\n".join(lines)
+
+
+def deployment_table(report: dict) -> str:
+    """Each model as shipped: eager PyTorch, ONNX Runtime fp32 and int8; speed, size, and accuracy if scored."""
+    section = report["deployment"]
+    header = [
+        "model", "implementation", "file MB", "size vs eager", "batch 1 ms (median)", "batch 1 ms (p95)",
+        "batch 1 speed-up vs eager", f"batch {section['batch_size']} posts/s", "throughput vs eager", "test accuracy",
+    ]
+    lines = markdown_header(header)
+    for row in section["rows"]:
+        accuracy = "–" if row["test_accuracy"] is None else f"{row['test_accuracy']:.4f}"
+        cells = [
+            row["architecture"],
+            f"{row['implementation']}: {row['model']}",
+            f"{row['file_bytes'] / 1e6:.1f}",
+            format_ratio(row["size_vs_eager"]),
+            f"{row['latency_ms_median']:.2f}",
+            f"{row['latency_ms_p95']:.2f}",
+            format_ratio(row["latency_speedup_vs_eager"]),
+            f"{row['batch_posts_per_s']:.0f}",
+            format_ratio(row["throughput_vs_eager"]),
+            accuracy,
+        ]
+        lines.append(markdown_row(cells))
+    lengths = section["latency_post_lengths"]
+    note = (
+        f"deployment: batch 1 over {section['latency_posts']} posts of {lengths[0]}–{lengths[-1]} tokens (near the median), "
+        f"batch {section['batch_size']} over {section['num_batches']} batches of lengths {section['batch_lengths']}; "
+        f"{section['repeats']} repeats, forms timed in turns, {section['threads']} threads each; onnxruntime {section['onnxruntime']}; "
+        f"{section['source']}"
+    )
+    return note + "\n\n" + "\n".join(lines)
 
 
 def markdown_header(columns: list[str]) -> list[str]:

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from .. import machine
 from .batches import Posts, length_grouped_batches, tokenized_posts
 from .contenders import Contender, build_contenders, default_config, make_ready, our_contender
+from .deployment import deployment_section
 from .results import add_ratios, result_row
 from .settings import BenchmarkSettings
 from .timing import infer_pass, measure_matmul_gflops, median_seconds, resolve_device, train_pass, warm_up
@@ -58,6 +59,7 @@ def measure_everything(settings: BenchmarkSettings, progress: bool) -> dict:
             measured.extend(contenders)
 
     scaling = run_scaling(settings, posts, device, progress) if settings.scaling else None
+    deployment = deployment_section(settings, posts, progress) if settings.deployment else None
     ceiling_end = measure_matmul_gflops(device, settings.matmul_size)
     ceiling = max(ceiling_start[0], ceiling_end[0])
     cpu_ceiling = max(ceiling_start[1], ceiling_end[1])
@@ -84,6 +86,7 @@ def measure_everything(settings: BenchmarkSettings, progress: bool) -> dict:
         "batches": batch_description,
         "results": rows,
         "scaling": scaling,
+        "deployment": deployment,
     }
 
 

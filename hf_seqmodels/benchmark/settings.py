@@ -26,8 +26,14 @@ class BenchmarkSettings:
     max_texts: int | None = None  # tokenize only this many training posts for the length distribution
     seed: int = 0
     matmul_size: int = 2048
+    # Deployment rows (`deployment.py`): eager PyTorch against ONNX Runtime fp32 and int8 of each model.
+    deployment: bool = False
+    deployment_posts: int = 50  # posts of median length timed one at a time
+    deployment_batch_size: int = 64
+    deployment_vocab_size: int | None = None  # None: the architecture's default (the shipped size)
+    model_dirs: tuple = ()  # trained folders to deploy instead of fresh models; adds their test accuracy
 
     @classmethod
     def quick(cls, **overrides):
-        quick = {"batch_size": 32, "num_batches": 2, "repeats": 3, "unpacked_reference": False, "max_texts": 4000}
+        quick = {"batch_size": 32, "num_batches": 2, "repeats": 3, "unpacked_reference": False, "max_texts": 4000, "deployment_posts": 20}
         return cls(**(quick | overrides))
