@@ -3,6 +3,7 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 ONNX = ["onnx>=1.16", "onnxruntime>=1.18"]
+BENCH = ["keras>=3.15"]
 
 setup(
     name="hf_seqmodels",
@@ -29,9 +30,12 @@ setup(
     # gensim only in the tests: they check that hf_seqmodels.vectors reads word-vector files as gensim does
     # (4.4 is the first release that works with numpy 2).
     # onnx: `hf-seqmodels export` and running exported folders (the TorchScript-based exporter needs no onnxscript).
+    # bench: the Keras 3 peers of `hf-seqmodels benchmark --keras`, on Keras's torch backend (no TensorFlow);
+    # 3.15 is the release their masking was checked with.
     extras_require={
         "onnx": ONNX,
-        "dev": ["pytest>=8", "hypothesis>=6", "gensim>=4.4", *ONNX],
+        "bench": BENCH,
+        "dev": ["pytest>=8", "hypothesis>=6", "gensim>=4.4", *ONNX, *BENCH],
     },
     entry_points={"console_scripts": ["hf-seqmodels=hf_seqmodels.cli:main"]},
 )

@@ -2,6 +2,7 @@
 tiny end-to-end run whose report has every model and every column. No timing is asserted."""
 
 import csv
+import importlib.util
 import json
 import subprocess
 import sys
@@ -288,3 +289,47 @@ def test_deployment_of_a_trained_folder_reports_test_accuracy_of_each_form(newsg
     assert rows[benchmark.ORT_FP32]["test_accuracy"] == pytest.approx(rows[benchmark.EAGER]["test_accuracy"], abs=1e-9)
     assert rows[benchmark.ORT_FP32]["accuracy_points_vs_eager"] == pytest.approx(0, abs=1e-7)
     assert not list((tmp_path / "model").glob("eval_*"))  # the user's folder is not written to
+
+
+# Not pytest.importorskip: importing keras before KERAS_BACKEND=torch is set picks TensorFlow.
+requires_keras = pytest.mark.skipif(importlib.util.find_spec("keras") is None, reason="the [bench] extra (keras) is not installed")
+
+
+@requires_keras
+@pytest.mark.parametrize("architecture", list(hf_seqmodels.ARCHITECTURES))
+def test_keras_peers_ignore_padding_as_ours_do(architecture):
+    """The Keras peer masks its padding (mask_zero, masked mean and max): a padded row scores as the row alone."""
+    from hf_seqmodels.benchmark.contenders import default_config
+    from hf_seqmodels.benchmark.keras_peers import build_keras_classifier
+
+    model = build_keras_classifier(architecture, default_config(architecture, 10, hidden_size=8, intermediate_size=16), seed=0).eval()
+    with torch.inference_mode():
+        alone = model(BATCH["input_ids"][1:, :2]).logits
+        batched = model(**BATCH).logits[1:]
+    torch.testing.assert_close(batched, alone, atol=1e-5, rtol=1e-5)
+
+
+@requires_keras
+def test_keras_rows_stand_beside_ours_with_ratios(newsgroups_home, tmp_path):
+    """`--keras`: one Keras 3 row per architecture, timed in the same run; ours report their ratio to it."""
+    settings = benchmark.BenchmarkSettings(
+        batch_size=2, num_batches=1, repeats=1, max_texts=100, matmul_size=128, device="cpu", threads=1,
+        baselines=False, unpacked_reference=False, keras=True,
+    )
+    report = benchmark.run_benchmark(settings, progress=False)
+    printed = benchmark.write_report(report, tmp_path / "speed.json")
+    rows = {(row["architecture"], row["implementation"]): row for row in json.loads((tmp_path / "speed.json").read_text())["results"]}
+    assert set(rows) == {(a, i) for a in hf_seqmodels.ARCHITECTURES for i in (benchmark.OURS, benchmark.KERAS)}
+    for architecture in hf_seqmodels.ARCHITECTURES:
+        keras_row, ours = rows[architecture, benchmark.KERAS], rows[architecture, benchmark.OURS]
+        assert keras_row["error"] is None and keras_row["train_samples_per_s"] > 0 and keras_row["infer_samples_per_s"] > 0
+        assert keras_row["train_vs_keras"] == keras_row["infer_vs_keras"] == 1.0
+        assert ours["train_vs_keras"] > 0 and ours["infer_vs_keras"] > 0
+    assert "| train vs Keras | infer vs Keras |" in printed
+
+
+def test_keras_option_needs_the_bench_extra(monkeypatch):
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *args: None)  # as if keras were not installed
+    args = build_parser().parse_args(["benchmark", "--quick", "--keras"])
+    with pytest.raises(UsageError, match=r"^--keras needs `pip install hf_seqmodels\[bench\]`"):
+        benchmark.settings_from_args(args)

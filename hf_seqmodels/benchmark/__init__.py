@@ -10,7 +10,8 @@ measures:
 
 and the same for the baselines of the same size (`baselines.py`): the textbook PyTorch model, and for
 the Transformer transformers' BERT; for reference (full run only), the recurrent PyTorch modules run
-unpacked.
+unpacked. With `keras` (`--keras`, the `[bench]` extra), the Keras 3 layers of the same sizes, on Keras's
+torch backend (`keras_peers.py`).
 
 With `deployment` (`--deploy`, or `--model_dirs` for trained folders), `deployment.py` also times each
 model as shipped: eager PyTorch beside its ONNX Runtime exports, fp32 and int8, at batch 1 (latency on
@@ -25,7 +26,7 @@ Read in this order: `batches.py` (how the batches are made), `flops.py` (how FLO
 import argparse
 
 from .command import add_arguments, run_from_args, settings_from_args
-from .contenders import BERT, OURS, TEXTBOOK, UNPACKED
+from .contenders import BERT, KERAS, OURS, TEXTBOOK, UNPACKED
 from .deployment import EAGER, ORT_FP32, ORT_INT8
 from .report import markdown_table, write_report
 from .run import run_benchmark
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 __all__ = [
     "BERT",
     "EAGER",
+    "KERAS",
     "ORT_FP32",
     "ORT_INT8",
     "OURS",

@@ -6,6 +6,7 @@ from pathlib import Path
 from ..models import ARCHITECTURES
 from ..training import UsageError
 from .deployment import check_onnx_installed
+from .keras_peers import check_keras_installed
 from .report import write_report
 from .run import run_benchmark
 from .settings import BenchmarkSettings
@@ -19,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num_batches", type=int, help=f"batches per timed pass (default {defaults.num_batches}, quick {quick.num_batches})")
     parser.add_argument("--repeats", type=int, help=f"timed passes; the median is reported (default {defaults.repeats}, quick {quick.repeats})")
     parser.add_argument("--no_baselines", action="store_true", help="time our models only")
+    parser.add_argument("--keras", action="store_true", help="also time the Keras 3 peers of our models (torch backend; the [bench] extra)")
     parser.add_argument("--scaling", action="store_true", help="also sweep hidden and batch sizes of our models")
     parser.add_argument("--compile", action="store_true", help="run our models through torch.compile")
     parser.add_argument("--device", default="auto", help="'auto' (CUDA if available), 'cpu', 'cuda', 'cuda:1', ...")
@@ -57,9 +59,12 @@ def settings_from_args(args: argparse.Namespace) -> BenchmarkSettings:
         "device": args.device,
         "amp": args.amp,
         "threads": args.threads,
+        "keras": args.keras,
         "deployment": args.deploy or bool(args.model_dirs),
         "model_dirs": tuple(args.model_dirs),
     }
+    if args.keras:
+        check_keras_installed()
     if overrides["deployment"]:
         check_onnx_installed("--model_dirs" if args.model_dirs else "--deploy")
     for model_dir in args.model_dirs:

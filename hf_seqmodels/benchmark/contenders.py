@@ -25,6 +25,7 @@ OURS = "hf_seqmodels"
 TEXTBOOK = "textbook PyTorch"
 UNPACKED = "unpacked PyTorch (not exact)"
 BERT = "transformers BERT"
+KERAS = "Keras 3 (torch backend)"
 
 
 @dataclass
@@ -123,6 +124,17 @@ def baseline_recipes(architecture: str, config, unpacked_reference: bool) -> lis
     return recipes
 
 
+def keras_recipe(architecture: str, config, seed: int) -> Recipe:
+    """The Keras 3 peer (`keras_peers.py`); Keras draws its weights from its own seed."""
+    from .keras_peers import build_keras_classifier, keras_description  # keras is an optional extra
+
+    if architecture == "transformer":
+        flops = partial(transformer_batch_flops, config)
+    else:
+        flops = partial(recurrent_batch_flops, config)  # Keras steps over the padding, masked
+    return Recipe(KERAS, keras_description(architecture, config), partial(build_keras_classifier, architecture, config, seed), flops)
+
+
 def our_contender(architecture: str, config) -> Contender:
     return our_recipe(architecture, config).contender(architecture)
 
@@ -133,6 +145,8 @@ def build_contenders(architecture: str, vocab_size: int, settings: BenchmarkSett
     recipes = [our_recipe(architecture, config)]
     if settings.baselines:
         recipes += baseline_recipes(architecture, config, settings.unpacked_reference)
+    if settings.keras:
+        recipes.append(keras_recipe(architecture, config, settings.seed))
     contenders = []
     for recipe in recipes:
         torch.manual_seed(settings.seed)
@@ -145,6 +159,8 @@ def make_ready(contender: Contender, device, compile: bool = False) -> Contender
     """Move the model to `device` and give it its optimizer and the callable the timing runs."""
     contender.model.to(device)
     # The optimizer Trainer uses by default (fused AdamW), the same for every contender.
-    contender.optimizer = torch.optim.AdamW(contender.model.parameters(), lr=1e-3, fused=True)
+    # Trainable parameters only: a Keras model also holds its dropout layers' seeds as parameters.
+    trainable = [parameter for parameter in contender.model.parameters() if parameter.requires_grad]
+    contender.optimizer = torch.optim.AdamW(trainable, lr=1e-3, fused=True)
     contender.runner, contender.compiled = (torch.compile(contender.model), True) if compile else (contender.model, False)
     return contender

@@ -4,6 +4,17 @@ scripts/results/benchmark/README.md shows) and the scaling table; and the JSON f
 import json
 from pathlib import Path
 
+from .contenders import KERAS
+
+# The ratio columns of the results table, as its header names them.
+RATIO_COLUMNS = {
+    "train_vs_textbook": "train vs textbook",
+    "train_vs_bert": "train vs BERT",
+    "infer_vs_textbook": "infer vs textbook",
+    "infer_vs_bert": "infer vs BERT",
+    "train_vs_keras": "train vs Keras",
+    "infer_vs_keras": "infer vs Keras",
+}
 
 def write_report(report: dict, output) -> str:
     """Write the JSON report; return the printed text (summary, table, scaling table)."""
@@ -42,10 +53,14 @@ def summary(report: dict) -> str:
 
 
 def markdown_table(report: dict) -> str:
-    """The results as a markdown table (the one scripts/results/benchmark/README.md shows)."""
+    """The results as a markdown table (the one scripts/results/benchmark/README.md shows); the columns against
+    Keras only when the Keras peers ran."""
+    ratios = ["train_vs_textbook", "train_vs_bert", "infer_vs_textbook", "infer_vs_bert"]
+    if any(row["implementation"] == KERAS for row in report["results"]):
+        ratios += ["train_vs_keras", "infer_vs_keras"]
     header = [
         "model", "implementation", "train samples/s", "train tokens/s", "infer samples/s", "train GFLOP/s",
-        "of ceiling", "of ceiling, CPU time", "train vs textbook", "train vs BERT", "infer vs textbook", "infer vs BERT",
+        "of ceiling", "of ceiling, CPU time", *(RATIO_COLUMNS[key] for key in ratios),
     ]
     lines = markdown_header(header)
     for row in report["results"]:
@@ -63,7 +78,7 @@ def markdown_table(report: dict) -> str:
             f"{row['fraction_of_matmul_ceiling']:.2f}",
             f"{row['fraction_of_matmul_ceiling_cpu_time']:.2f}",
         ]
-        cells += [format_ratio(row[key]) for key in ("train_vs_textbook", "train_vs_bert", "infer_vs_textbook", "infer_vs_bert")]
+        cells += [format_ratio(row[key]) for key in ratios]
         lines.append(markdown_row(cells))
     return "\n".join(lines)
 

@@ -6,7 +6,7 @@ these medians.
 
 import torch
 
-from .contenders import BERT, TEXTBOOK, Contender
+from .contenders import BERT, KERAS, TEXTBOOK, Contender
 from .timing import median_seconds
 
 # What a row holds only when its model ran.
@@ -61,9 +61,9 @@ def result_row(contender: Contender, batches: list[dict], description: dict, cei
 
 
 def add_ratios(rows: list[dict]) -> None:
-    """Throughput of every row over the textbook model's and BERT's of its architecture (None where absent)."""
+    """Throughput of every row over the textbook model's, BERT's and Keras's of its architecture (None where absent)."""
     for row in rows:
-        for reference_name, key in ((TEXTBOOK, "vs_textbook"), (BERT, "vs_bert")):
+        for reference_name, key in ((TEXTBOOK, "vs_textbook"), (BERT, "vs_bert"), (KERAS, "vs_keras")):
             reference = next(
                 (r for r in rows if r["architecture"] == row["architecture"] and r["implementation"] == reference_name),
                 None,

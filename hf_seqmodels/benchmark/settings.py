@@ -15,6 +15,7 @@ class BenchmarkSettings:
     repeats: int = 5
     baselines: bool = True
     unpacked_reference: bool = True
+    keras: bool = False  # also the Keras 3 peers (`keras_peers.py`; the `[bench]` extra)
     scaling: bool = False  # also time our models at these sizes (how the fraction of the ceiling grows)
     scaling_hidden_sizes: tuple = (64, 128, 256, 512)
     scaling_batch_sizes: tuple = (16, 32, 64, 128)
