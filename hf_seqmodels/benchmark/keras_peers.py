@@ -8,7 +8,8 @@ What is measured is Keras's layers (their forward and backward), not Keras's `fi
 Masking is Keras's own: `Embedding(mask_zero=True)` masks the padding (id 0, the tokenizer's [PAD]),
 the recurrent layers and `MultiHeadAttention` read the mask, `GlobalAveragePooling1D` averages over the
 real tokens. `GlobalMaxPooling1D` ignores masks (the backward direction's padded steps would enter the
-max), hence `MaskedGlobalMaxPooling1D` below.
+max), hence `MaskedGlobalMaxPooling1D` below. With a mask, Keras runs `SimpleRNN` / `LSTM` / `GRU` as its
+generic step-by-step loop on every device: its torch backend's fused (cuDNN) path refuses masks.
 
 Keras is an optional extra (`pip install hf_seqmodels[bench]`), imported only when the Keras rows are
 asked for, with `KERAS_BACKEND=torch` set first.
@@ -70,7 +71,8 @@ def keras_description(architecture: str, config) -> str:
         )
     return (
         f"Embedding(mask_zero) + {config.num_hidden_layers} x Bidirectional({KERAS_CELLS[architecture]}({config.hidden_size})), "
-        "mean+max pooling; one bias vector where torch has two, a Python step loop on CPU"
+        "mean+max pooling; one bias vector where torch has two; masked, so Keras's Python step loop (its fused "
+        "kernels take no mask)"
     )
 
 
