@@ -8,7 +8,7 @@ user's mistake (`UsageError`) into one line on stderr and exit code 2.
     hf-seqmodels predict MODEL_DIR [TEXT ...] [--file PATH] [--json]
     hf-seqmodels export MODEL_DIR --output_dir OUT [--quantize int8] [--opset N]
     hf-seqmodels compare [--protocol bydate|seed] [--models rnn,gru] [--quick] [training options]
-    hf-seqmodels benchmark [--quick] [--output benchmark_results.json] [--threads N] [--scaling]
+    hf-seqmodels benchmark [--quick] [--output benchmark_results.json] [--threads N] [--scaling] [--deploy] [--keras]
 """
 
 import argparse

@@ -4,6 +4,8 @@
     python scripts/benchmark.py --quick                # about a minute: prints the table, writes JSON
     python scripts/benchmark.py --scaling              # the full run in scripts/results/benchmark/README.md
     python scripts/benchmark.py --threads 1            # one core (steadier on a shared machine)
+    python scripts/benchmark.py --quick --deploy       # + each model exported to ONNX (fp32, int8) vs eager PyTorch
+    python scripts/benchmark.py --quick --keras        # + the Keras 3 peers (pip install hf_seqmodels[bench])
 
 The same as `hf-seqmodels benchmark`; see hf_seqmodels/benchmark/.
 """

@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch_size", type=int, help=f"posts per batch (default {defaults.batch_size}, quick {quick.batch_size})")
     parser.add_argument("--num_batches", type=int, help=f"batches per timed pass (default {defaults.num_batches}, quick {quick.num_batches})")
     parser.add_argument("--repeats", type=int, help=f"timed passes; the median is reported (default {defaults.repeats}, quick {quick.repeats})")
-    parser.add_argument("--no_baselines", action="store_true", help="time our models only")
+    parser.add_argument("--no_baselines", action="store_true", help="leave out the textbook, unpacked and BERT baselines")
     parser.add_argument("--keras", action="store_true", help="also time the Keras 3 peers of our models (torch backend; the [bench] extra)")
     parser.add_argument("--scaling", action="store_true", help="also sweep hidden and batch sizes of our models")
     parser.add_argument("--compile", action="store_true", help="run our models through torch.compile")
