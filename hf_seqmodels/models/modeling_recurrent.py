@@ -176,7 +176,8 @@ class RecurrentModel(RecurrentPreTrainedModel):
         if order is not None:
             restore = order.argsort(dim=1).unsqueeze(-1)
             states = states.gather(1, restore.expand_as(states))
-            all_states = [s.gather(1, restore.expand_as(s)) for s in all_states]
+            if output_hidden_states:
+                all_states = [s.gather(1, restore.expand_as(s)) for s in all_states]
         states, all_states = states[:, :width], [s[:, :width] for s in all_states]
         return BaseModelOutputWithPooling(
             last_hidden_state=states,
