@@ -15,6 +15,10 @@ from transformers import PreTrainedTokenizerFast
 
 PAD_TOKEN = "[PAD]"
 UNK_TOKEN = "[UNK]"
+# For masked-language-model pretraining (`DataCollatorForLanguageModeling` needs it). It takes the id after
+# the words, so the words keep the ids they had before it existed: [PAD] 0, [UNK] 1, words from 2.
+MASK_TOKEN = "[MASK]"
+SPECIAL_TOKENS = (PAD_TOKEN, UNK_TOKEN, MASK_TOKEN)
 # scikit-learn's default `token_pattern` without the \b anchors, which a greedy \w\w+ match implies.
 WORD_PATTERN = r"\w\w+"
 
@@ -30,23 +34,27 @@ def train_tokenizer(
 
     Args:
         texts: the training texts.
-        vocab_size: size of the whole vocabulary, the two special tokens `[PAD]` (id 0) and `[UNK]` (id 1)
-            included; the vectorizer keeps the `vocab_size - 2` most frequent words.
+        vocab_size: size of the whole vocabulary, the three special tokens `[PAD]` (id 0), `[UNK]` (id 1)
+            and `[MASK]` (the last id) included; the vectorizer keeps the `vocab_size - 3` most frequent words.
         model_max_length: the length `truncation=True` cuts to.
         min_df, max_df: passed to `TfidfVectorizer`: words in fewer / more documents are left out.
     """
-    if vocab_size < 3:
-        raise ValueError(f"vocab_size must be ≥ 3 (two special tokens and at least one word), got {vocab_size}.")
+    if vocab_size < len(SPECIAL_TOKENS) + 1:
+        raise ValueError(
+            f"vocab_size must be ≥ {len(SPECIAL_TOKENS) + 1} ({', '.join(SPECIAL_TOKENS)} and at least one word), "
+            f"got {vocab_size}."
+        )
     if model_max_length < 1:
         raise ValueError(f"model_max_length must be ≥ 1, got {model_max_length}.")
     vectorizer = TfidfVectorizer(
-        lowercase=True, token_pattern=WORD_PATTERN, max_features=vocab_size - 2, min_df=min_df, max_df=max_df
+        lowercase=True, token_pattern=WORD_PATTERN, max_features=vocab_size - len(SPECIAL_TOKENS), min_df=min_df, max_df=max_df
     )
     vectorizer.fit(texts)
     # Ids follow document frequency (most common first), after the special tokens.
     idf = vectorizer.idf_
     words = sorted(vectorizer.vocabulary_, key=lambda word: (idf[vectorizer.vocabulary_[word]], word))
     vocabulary = {PAD_TOKEN: 0, UNK_TOKEN: 1} | {word: index + 2 for index, word in enumerate(words)}
+    vocabulary[MASK_TOKEN] = len(vocabulary)
 
     tokenizer = Tokenizer(models.WordLevel(vocab=vocabulary, unk_token=UNK_TOKEN))
     tokenizer.normalizer = normalizers.Lowercase()
@@ -55,6 +63,7 @@ def train_tokenizer(
         tokenizer_object=tokenizer,
         pad_token=PAD_TOKEN,
         unk_token=UNK_TOKEN,
+        mask_token=MASK_TOKEN,
         model_max_length=model_max_length,
         padding_side="right",
         model_input_names=["input_ids", "attention_mask"],

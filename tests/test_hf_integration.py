@@ -54,11 +54,13 @@ def save_classifier(architecture, tokenizer, folder):
 def test_tokenizer_vocabulary_comes_from_tfidf(tokenizer):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    vectorizer = TfidfVectorizer(max_features=28).fit(TEXTS)
+    vectorizer = TfidfVectorizer(max_features=27).fit(TEXTS)
     vocabulary = tokenizer.get_vocab()
     assert len(tokenizer) == 30
-    assert vocabulary["[PAD]"] == 0 and vocabulary["[UNK]"] == 1
-    assert set(vocabulary) - {"[PAD]", "[UNK]"} == set(vectorizer.vocabulary_)
+    # [MASK] (for masked-LM pretraining) comes after the words, which keep ids from 2 as before it existed
+    assert vocabulary["[PAD]"] == 0 and vocabulary["[UNK]"] == 1 and vocabulary["[MASK]"] == 29
+    assert tokenizer.mask_token_id == 29 and tokenizer.pad_token_id == 0 and tokenizer.unk_token_id == 1
+    assert set(vocabulary) - {"[PAD]", "[UNK]", "[MASK]"} == set(vectorizer.vocabulary_)
 
 
 def test_tokenizer_round_trip_with_auto_tokenizer(tokenizer, tmp_path):
@@ -125,7 +127,7 @@ def test_remote_code_loads_where_the_package_cannot_be_imported(architecture, to
 def saveable_classes(architecture):
     """Every class of an architecture that `save_pretrained` writes a folder for."""
     entry = hf_seqmodels.ARCHITECTURES[architecture]
-    return [entry.model_class, entry.classifier_class]
+    return [entry.model_class, entry.classifier_class, entry.masked_lm_class]
 
 
 def test_every_saved_class_loads_back_through_every_auto_class_with_remote_code(architecture, tmp_path):

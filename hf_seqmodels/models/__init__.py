@@ -1,27 +1,36 @@
 """The four architectures, registered with transformers' Auto classes when this package is imported.
 
-After `import hf_seqmodels`, `AutoConfig`, `AutoModel` and `AutoModelForSequenceClassification` know
-every `model_type` here, so saved folders load without `trust_remote_code`. `register_for_auto_class`
-makes `save_pretrained` copy the modeling files beside the weights, so the same folder also loads
-with `trust_remote_code=True` where this package is not installed.
+After `import hf_seqmodels`, `AutoConfig`, `AutoModel`, `AutoModelForSequenceClassification` and
+`AutoModelForMaskedLM` know every `model_type` here, so saved folders load without `trust_remote_code`.
+`register_for_auto_class` makes `save_pretrained` copy the modeling files beside the weights, so the
+same folder also loads with `trust_remote_code=True` where this package is not installed.
 """
 
 import dataclasses
 from dataclasses import dataclass
 
-from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, PreTrainedConfig
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    PreTrainedConfig,
+)
 
 from .configuration_recurrent import GRUConfig, LSTMConfig, RecurrentConfig, RNNConfig
 from .configuration_transformer import TransformerConfig
 from .modeling_recurrent import (
+    GRUForMaskedLM,
     GRUForSequenceClassification,
     GRUModel,
+    LSTMForMaskedLM,
     LSTMForSequenceClassification,
     LSTMModel,
+    RNNForMaskedLM,
     RNNForSequenceClassification,
     RNNModel,
 )
-from .modeling_transformer import TransformerForSequenceClassification, TransformerModel
+from .modeling_transformer import TransformerForMaskedLM, TransformerForSequenceClassification, TransformerModel
 
 
 @dataclass(frozen=True)
@@ -34,14 +43,15 @@ class Architecture:
     config_class: type
     model_class: type  # the encoder alone (AutoModel)
     classifier_class: type  # encoder + classification head (AutoModelForSequenceClassification)
+    masked_lm_class: type  # encoder + masked-language-model head (AutoModelForMaskedLM), for pretraining
 
 
 ARCHITECTURES = {
     architecture.name: architecture
     for architecture in (
-        Architecture("rnn", "RNN", "Elman RNN", RNNConfig, RNNModel, RNNForSequenceClassification),
-        Architecture("lstm", "LSTM", "LSTM", LSTMConfig, LSTMModel, LSTMForSequenceClassification),
-        Architecture("gru", "GRU", "GRU", GRUConfig, GRUModel, GRUForSequenceClassification),
+        Architecture("rnn", "RNN", "Elman RNN", RNNConfig, RNNModel, RNNForSequenceClassification, RNNForMaskedLM),
+        Architecture("lstm", "LSTM", "LSTM", LSTMConfig, LSTMModel, LSTMForSequenceClassification, LSTMForMaskedLM),
+        Architecture("gru", "GRU", "GRU", GRUConfig, GRUModel, GRUForSequenceClassification, GRUForMaskedLM),
         Architecture(
             "transformer",
             "Transformer",
@@ -49,6 +59,7 @@ ARCHITECTURES = {
             TransformerConfig,
             TransformerModel,
             TransformerForSequenceClassification,
+            TransformerForMaskedLM,
         ),
     )
 }
@@ -60,6 +71,8 @@ for architecture in ARCHITECTURES.values():
     architecture.config_class.register_for_auto_class()
     architecture.model_class.register_for_auto_class("AutoModel")
     architecture.classifier_class.register_for_auto_class("AutoModelForSequenceClassification")
+    AutoModelForMaskedLM.register(architecture.config_class, architecture.masked_lm_class, exist_ok=True)
+    architecture.masked_lm_class.register_for_auto_class("AutoModelForMaskedLM")
 
 
 def own_config_fields(config_class) -> list[str]:
@@ -84,5 +97,9 @@ __all__ = [
     "LSTMForSequenceClassification",
     "GRUForSequenceClassification",
     "TransformerForSequenceClassification",
+    "RNNForMaskedLM",
+    "LSTMForMaskedLM",
+    "GRUForMaskedLM",
+    "TransformerForMaskedLM",
     "own_config_fields",
 ]

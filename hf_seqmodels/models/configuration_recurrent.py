@@ -48,6 +48,8 @@ class RecurrentConfig(PreTrainedConfig):
             Standard deviation of the normal initializer of the embedding and linear layers.
         pad_token_id (`int`, *optional*, defaults to 0):
             Id of the padding token; its embedding row stays zero and it is never read as content.
+        tie_word_embeddings (`bool`, *optional*, defaults to `True`):
+            Whether a masked-language-model head scores the vocabulary with the input embedding matrix itself.
     """
 
     vocab_size: int = 60000
@@ -61,6 +63,7 @@ class RecurrentConfig(PreTrainedConfig):
     classifier_dropout: float | int = 0.1
     initializer_range: float = 0.1
     pad_token_id: int | None = 0
+    tie_word_embeddings: bool = True
 
     # The recurrent cell, fixed by each subclass: "rnn", "lstm" or "gru".
     cell = "gru"
@@ -76,9 +79,13 @@ class RecurrentConfig(PreTrainedConfig):
         super().__post_init__(**kwargs)
 
     @property
+    def token_states_size(self) -> int:
+        """Width of each token's output state: both directions concatenated."""
+        return self.hidden_size * (2 if self.bidirectional else 1)
+
+    @property
     def pooled_size(self) -> int:
-        directions = 2 if self.bidirectional else 1
-        return self.hidden_size * directions * (2 if self.pooling == "mean_max" else 1)
+        return self.token_states_size * (2 if self.pooling == "mean_max" else 1)
 
 
 @strict

@@ -55,6 +55,8 @@ class TransformerConfig(PreTrainedConfig):
             Standard deviation of the normal initializer.
         pad_token_id (`int`, *optional*, defaults to 0):
             Id of the padding token.
+        tie_word_embeddings (`bool`, *optional*, defaults to `True`):
+            Whether a masked-language-model head scores the vocabulary with the input embedding matrix itself.
     """
 
     model_type = "seqmodels_transformer"
@@ -75,6 +77,7 @@ class TransformerConfig(PreTrainedConfig):
     layer_norm_eps: float = 1e-5
     initializer_range: float = 0.02
     pad_token_id: int | None = 0
+    tie_word_embeddings: bool = True
 
     def __post_init__(self, **kwargs):
         name = type(self).__name__
@@ -93,6 +96,11 @@ class TransformerConfig(PreTrainedConfig):
         check_choice(name, "pooling", self.pooling, TRANSFORMER_POOLINGS)
         check_pad_token_id(name, self.pad_token_id, self.vocab_size)
         super().__post_init__(**kwargs)
+
+    @property
+    def token_states_size(self) -> int:
+        """Width of each token's output state."""
+        return self.hidden_size
 
     @property
     def pooled_size(self) -> int:

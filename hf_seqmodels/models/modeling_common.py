@@ -1,5 +1,6 @@
 """Pieces shared by the recurrent and the Transformer models: masked pooling, the classification head
-and its loss, and the `save_pretrained` that makes a saved folder self-contained.
+and its loss, the masked-language-model head, and the `save_pretrained` that makes a saved folder
+self-contained.
 
 Copied next to saved weights together with the modeling files (it is imported relatively), so it
 imports only torch and transformers.
@@ -8,7 +9,7 @@ imports only torch and transformers.
 import torch
 from torch import nn
 from transformers import PreTrainedModel
-from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers.modeling_outputs import MaskedLMOutput, SequenceClassifierOutput
 from transformers.utils import can_return_tuple
 
 
@@ -86,6 +87,7 @@ def sequence_classification_loss(config, logits: torch.Tensor, labels: torch.Ten
 AUTO_CLASS_SUFFIXES = {
     "AutoModel": "Model",
     "AutoModelForSequenceClassification": "ForSequenceClassification",
+    "AutoModelForMaskedLM": "ForMaskedLM",
 }
 
 
@@ -155,3 +157,70 @@ class SeqModelsForSequenceClassification:
         logits = self.classifier(self.dropout(outputs.pooler_output))  # (B, num_labels)
         loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+
+
+class MaskedLMHead(nn.Module):
+    """BERT's prediction head: each token's state -> embedding width, GELU, LayerNorm -> one score per
+    vocabulary entry through the input embedding matrix (tied by the model) plus a bias of its own.
+
+    states: (..., hidden) -> (..., vocab_size)
+    """
+
+    def __init__(self, hidden_size: int, embedding_size: int, vocab_size: int, layer_norm_eps: float):
+        super().__init__()
+        self.dense = nn.Linear(hidden_size, embedding_size)
+        self.norm = nn.LayerNorm(embedding_size, eps=layer_norm_eps)
+        self.decoder = nn.Linear(embedding_size, vocab_size)
+
+    def forward(self, states: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.norm(nn.functional.gelu(self.dense(states))))
+
+
+class SeqModelsForMaskedLM:
+    """Encoder + `MaskedLMHead` over every token's state, for every architecture; returns `MaskedLMOutput`.
+    Mixed in like `SeqModelsForSequenceClassification`; the encoder sits under the same attribute (`model`),
+    so a pretrained folder loads into `AutoModelForSequenceClassification` with only the head new.
+
+    With `labels`, only the positions to predict (`labels != -100`) are scored, and `logits` is then
+    (N, vocab_size) for those N positions in row-major order: the output layer, the bulk of the cost at
+    a large vocabulary, runs on about a seventh of the tokens at 15 % masking. Without labels, `logits` is
+    (B, T, vocab_size), as in BERT.
+    """
+
+    base_model_class: type  # the architecture's encoder
+    # Each architecture also sets `_tied_weights_keys = {"lm_head.decoder.weight": <its input embedding>}`.
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.model = self.base_model_class(config)
+        # The recurrent configs have no layer norm of their own to take an epsilon from: torch's default.
+        layer_norm_eps = getattr(config, "layer_norm_eps", 1e-5)
+        embedding_size = self.model.get_input_embeddings().embedding_dim
+        self.lm_head = MaskedLMHead(config.token_states_size, embedding_size, config.vocab_size, layer_norm_eps)
+        self.post_init()
+
+    def get_output_embeddings(self):
+        return self.lm_head.decoder
+
+    def set_output_embeddings(self, new_embeddings):
+        self.lm_head.decoder = new_embeddings
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> MaskedLMOutput:
+        outputs = self.model(input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states)
+        states = outputs.last_hidden_state  # (B, T, W)
+        if labels is None:
+            return MaskedLMOutput(logits=self.lm_head(states), hidden_states=outputs.hidden_states)  # (B, T, V)
+        # Selecting by a mask reads the count N back from the device: the one synchronization of a step.
+        predict = labels != -100  # (B, T)
+        logits = self.lm_head(states[predict])  # (N, V)
+        # A sum over the N positions divided by N is the usual mean, and 0 (not NaN) when nothing is masked.
+        loss = nn.functional.cross_entropy(logits, labels[predict], reduction="sum") / predict.sum().clamp(min=1)
+        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)

@@ -6,8 +6,8 @@ keeps to itself), so one encoder reads `config.cell` to pick it:
     input_ids (B, T) -> embedding (B, T, E) -> [recurrent layer, both directions] x L -> (B, T, D*H)
       -> pooling over the real tokens (max / mean / last / mean_max) -> (B, P) -> dropout -> linear
 
-(The classification head is shared with the Transformer: `SeqModelsForSequenceClassification` in
-`modeling_common.py`.)
+The heads are shared with the Transformer (`modeling_common.py`): `SeqModelsForSequenceClassification`
+over the pooled output, and `SeqModelsForMaskedLM` over every token's state.
 
 Exactness and speed. A sequence's result must not depend on the padding after it. The forward
 direction never sees what follows, so it is exact on a padded batch as it is. The backward direction
@@ -24,6 +24,7 @@ from transformers.utils import can_return_tuple
 
 from .configuration_recurrent import GRUConfig, LSTMConfig, RecurrentConfig, RNNConfig
 from .modeling_common import (
+    SeqModelsForMaskedLM,
     SeqModelsForSequenceClassification,
     SeqModelsPreTrainedModel,
     check_token_ids,
@@ -103,6 +104,9 @@ class RecurrentPreTrainedModel(SeqModelsPreTrainedModel):
             init.normal_(module.weight, mean=0.0, std=std)
             if module.bias is not None:
                 init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):  # in the masked-LM head
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
 
 
 class RecurrentModel(RecurrentPreTrainedModel):
@@ -137,9 +141,10 @@ class RecurrentModel(RecurrentPreTrainedModel):
         if attention_mask is None:
             attention_mask = input_ids != self.config.pad_token_id if self.config.pad_token_id is not None else torch.ones_like(input_ids)
         mask = attention_mask.bool()
-        if input_ids.shape[1] == 0:
+        width = input_ids.shape[1]
+        if width == 0:
             # An empty text (a pipeline sends shape (B, 0)) becomes one padding step: its prediction then
-            # comes from the bias alone, as for any all-padding row.
+            # comes from the bias alone, as for any all-padding row. The token states are cut back to width 0.
             input_ids = input_ids.new_full((input_ids.shape[0], 1), self.config.pad_token_id or 0)
             mask = mask.new_zeros(input_ids.shape)
 
@@ -171,7 +176,9 @@ class RecurrentModel(RecurrentPreTrainedModel):
         if order is not None:
             restore = order.argsort(dim=1).unsqueeze(-1)
             states = states.gather(1, restore.expand_as(states))
-            all_states = [s.gather(1, restore.expand_as(s)) for s in all_states]
+            if output_hidden_states:
+                all_states = [s.gather(1, restore.expand_as(s)) for s in all_states]
+        states, all_states = states[:, :width], [s[:, :width] for s in all_states]
         return BaseModelOutputWithPooling(
             last_hidden_state=states,
             pooler_output=pooled,
@@ -191,6 +198,10 @@ class RecurrentModel(RecurrentPreTrainedModel):
         return torch.cat([last[:, :hidden], states[:, 0, hidden:]], dim=-1)
 
 
+# The masked-LM head scores the vocabulary with the input embedding matrix.
+TIED_WEIGHTS = {"lm_head.decoder.weight": "model.embeddings.weight"}
+
+
 class RNNModel(RecurrentModel):
     config_class = RNNConfig
     architecture_prefix = "RNN"
@@ -200,6 +211,13 @@ class RNNForSequenceClassification(SeqModelsForSequenceClassification, Recurrent
     config_class = RNNConfig
     architecture_prefix = "RNN"
     base_model_class = RNNModel
+
+
+class RNNForMaskedLM(SeqModelsForMaskedLM, RecurrentPreTrainedModel):
+    config_class = RNNConfig
+    architecture_prefix = "RNN"
+    base_model_class = RNNModel
+    _tied_weights_keys = TIED_WEIGHTS
 
 
 class LSTMModel(RecurrentModel):
@@ -213,6 +231,13 @@ class LSTMForSequenceClassification(SeqModelsForSequenceClassification, Recurren
     base_model_class = LSTMModel
 
 
+class LSTMForMaskedLM(SeqModelsForMaskedLM, RecurrentPreTrainedModel):
+    config_class = LSTMConfig
+    architecture_prefix = "LSTM"
+    base_model_class = LSTMModel
+    _tied_weights_keys = TIED_WEIGHTS
+
+
 class GRUModel(RecurrentModel):
     config_class = GRUConfig
     architecture_prefix = "GRU"
@@ -224,11 +249,21 @@ class GRUForSequenceClassification(SeqModelsForSequenceClassification, Recurrent
     base_model_class = GRUModel
 
 
+class GRUForMaskedLM(SeqModelsForMaskedLM, RecurrentPreTrainedModel):
+    config_class = GRUConfig
+    architecture_prefix = "GRU"
+    base_model_class = GRUModel
+    _tied_weights_keys = TIED_WEIGHTS
+
+
 __all__ = [
     "RNNModel",
     "RNNForSequenceClassification",
+    "RNNForMaskedLM",
     "LSTMModel",
     "LSTMForSequenceClassification",
+    "LSTMForMaskedLM",
     "GRUModel",
     "GRUForSequenceClassification",
+    "GRUForMaskedLM",
 ]

@@ -3,8 +3,8 @@
     input_ids (B, T) -> [CLS] + tokens, + positions, LN -> (B, 1+T, H)
       -> [x + attn(LN(x)); x + ffn(LN(x))] x L -> LN -> pooling (cls / mean / max / mean_max) -> dropout -> linear
 
-(The classification head is shared with the recurrent models: `SeqModelsForSequenceClassification` in
-`modeling_common.py`.)
+The heads are shared with the recurrent models (`modeling_common.py`): `SeqModelsForSequenceClassification`
+over the pooled output, and `SeqModelsForMaskedLM` over every token's state.
 
 The model puts its own learned [CLS] vector in front of every input, so the tokenizer needs no special
 tokens and every row has at least one position to attend to: an all-padding row (an empty text)
@@ -25,6 +25,7 @@ from transformers.utils import can_return_tuple
 
 from .configuration_transformer import TransformerConfig
 from .modeling_common import (
+    SeqModelsForMaskedLM,
     SeqModelsForSequenceClassification,
     SeqModelsPreTrainedModel,
     check_token_ids,
@@ -240,4 +241,12 @@ class TransformerForSequenceClassification(SeqModelsForSequenceClassification, T
     base_model_class = TransformerModel
 
 
-__all__ = ["TransformerModel", "TransformerForSequenceClassification"]
+class TransformerForMaskedLM(SeqModelsForMaskedLM, TransformerPreTrainedModel):
+    """Encoder + BERT's prediction head over every token's state. Returns `MaskedLMOutput`."""
+
+    base_model_class = TransformerModel
+    # The head scores the vocabulary with the input embedding matrix.
+    _tied_weights_keys = {"lm_head.decoder.weight": "model.embeddings.token_embeddings.weight"}
+
+
+__all__ = ["TransformerModel", "TransformerForSequenceClassification", "TransformerForMaskedLM"]
