@@ -10,7 +10,7 @@ import sys
 import pytest
 from transformers import AutoModelForSequenceClassification
 
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT
 from hf_seqmodels.compare import CompareArguments, compare, render_report
 from hf_seqmodels.training import UsageError
 

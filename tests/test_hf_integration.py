@@ -18,7 +18,7 @@ from transformers import (
 )
 
 import hf_seqmodels
-from conftest import WITHOUT_PACKAGE, tiny_classifier
+from helpers import WITHOUT_PACKAGE, tiny_classifier
 
 TEXTS = [
     "The engine of this car runs hot in summer",

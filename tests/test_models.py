@@ -7,7 +7,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassificati
 from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
 
 import hf_seqmodels
-from conftest import VOCAB_SIZE, tiny_classifier, tiny_config
+from helpers import VOCAB_SIZE, tiny_classifier, tiny_config
 
 RECURRENT_VARIANTS = [
     dict(pooling=pooling, bidirectional=bidirectional)

@@ -21,7 +21,7 @@ from huggingface_hub import ModelCard
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
 
 import hf_seqmodels
-from conftest import REPO_ROOT, WITHOUT_PACKAGE
+from helpers import REPO_ROOT, WITHOUT_PACKAGE
 from hf_seqmodels import GRUConfig, train_tokenizer
 from hf_seqmodels.data import NEWSGROUPS
 from hf_seqmodels.inference import predict
