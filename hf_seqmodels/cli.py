@@ -16,15 +16,19 @@ import logging
 import sys
 from pathlib import Path
 
-from . import __version__, benchmark, compare
-from .inference import evaluate_folder, predict
-from .training import DataArguments, UsageError, parse_args, parse_arguments, train
-from .validation import check_utf8
+from . import __version__
+from .training import UsageError
+from .utils import one_line
+
+# Each command imports what it needs when it runs: `predict` then loads no Trainer, data set or benchmark
+# code, and `--help` answers at once.
 
 PROG = "hf-seqmodels"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(benchmark_options: bool = True) -> argparse.ArgumentParser:
+    """The command line; the benchmark's own options (whose defaults live in the benchmark module) are
+    left out where they are not needed."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="RNN, LSTM, GRU and Transformer text classifiers on the Hugging Face stack.",
@@ -68,17 +72,23 @@ def build_parser() -> argparse.ArgumentParser:
     predict_parser.add_argument("--batch_size", type=int, default=64)
     predict_parser.set_defaults(handler=run_predict)
 
-    benchmark_parser = commands.add_parser(
-        "benchmark",
-        help="training and inference speed of the four models beside textbook PyTorch and BERT (--quick: 2 minutes)",
-        description=benchmark.__doc__.split("\n\n")[0],
-    )
-    benchmark.add_arguments(benchmark_parser)
-    benchmark_parser.set_defaults(handler=lambda args, rest: benchmark.run_from_args(args))
+    benchmark_help = "training and inference speed of the four models beside textbook PyTorch and BERT (--quick: 2 minutes)"
+    if benchmark_options:
+        from . import benchmark
+
+        benchmark_parser = commands.add_parser(
+            "benchmark", help=benchmark_help, description=benchmark.__doc__.split("\n\n")[0]
+        )
+        benchmark.add_arguments(benchmark_parser)
+        benchmark_parser.set_defaults(handler=lambda args, rest: benchmark.run_from_args(args))
+    else:
+        commands.add_parser("benchmark", add_help=False, help=benchmark_help)
     return parser
 
 
 def run_train(argv: list[str]) -> int:
+    from .training import parse_args, train
+
     model_args, data_args, training_args = parse_args(argv, prog=f"{PROG} train")
     summary = train(model_args, data_args, training_args)
     if training_args.process_index == 0:  # under accelerate launch / torchrun every process gets here
@@ -87,20 +97,26 @@ def run_train(argv: list[str]) -> int:
 
 
 def run_evaluate(args, data_argv: list[str]) -> int:
+    from .training import evaluate_folder
+
     data_args = evaluation_data_args(args.model_dir, data_argv)
     metrics = evaluate_folder(args.model_dir, data_args, args.split, args.output_dir, args.batch_size)
     print(json.dumps(metrics))
     return 0
 
 
-def evaluation_data_args(model_dir: str, argv: list[str]) -> DataArguments:
+def evaluation_data_args(model_dir: str, argv: list[str]):
     """The data the model was trained on (MODEL_DIR/data_args.json), changed by any options given."""
+    from .training import DataArguments, parse_arguments
+
     saved = Path(model_dir, "data_args.json")
     (data_args,) = parse_arguments((DataArguments,), argv, f"{PROG} evaluate", saved if saved.is_file() else None)
     return data_args
 
 
 def run_predict(args, extra: list[str]) -> int:
+    from .inference import predict
+
     texts = list(args.texts)
     if args.file is not None:
         texts += read_lines(args.file)
@@ -115,6 +131,8 @@ def run_predict(args, extra: list[str]) -> int:
 
 
 def read_lines(path: str) -> list[str]:
+    from .validation import check_utf8
+
     if path == "-":
         return [line.rstrip("\n") for line in sys.stdin]
     try:
@@ -133,8 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
     logging.getLogger("hf_seqmodels").setLevel(logging.INFO)
-    parser = build_parser()
     command = argv[0] if argv else None
+    parser = build_parser(benchmark_options=command == "benchmark")
     try:
         if command == "train":
             # HfArgumentParser owns every argument of `train` (a leading CONFIG.json, hundreds of
@@ -142,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_train(argv[1:])
         if command == "compare":
             # Options compare does not know go to every training run, so HfArgumentParser parses them too.
+            from . import compare
+
             return compare.main(argv[1:], prog=f"{PROG} compare")
         args, rest = parser.parse_known_args(argv)
         if args.command is None:
@@ -152,8 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args, rest)
     except UsageError as error:
         # Some of transformers' own messages span lines; the error stays one line all the same.
-        message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
-        print(f"{PROG} {command}: error: {message}", file=sys.stderr)
+        print(f"{PROG} {command}: error: {one_line(error)}", file=sys.stderr)
         return 2
 
 

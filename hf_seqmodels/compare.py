@@ -33,6 +33,7 @@ from . import training
 from .benchmark import cpu_model_name
 from .metrics import compute_metrics, plot_confusion_matrix
 from .models import ARCHITECTURES
+from .utils import comma_list
 
 # The original notebook's protocol removed headers, footers and quotes; the standard bydate one keeps them.
 DEFAULT_REMOVE = {"bydate": "", "seed": "headers,footers,quotes"}
@@ -91,7 +92,7 @@ class CompareArguments:
 
     @property
     def model_names(self) -> list[str]:
-        return [name.strip() for name in self.models.split(",") if name.strip()]
+        return comma_list(self.models)
 
 
 def parse_args(argv: list[str] | None = None, prog: str | None = None):
