@@ -32,6 +32,7 @@ from hf_seqmodels.training import (
     SeqModelsTrainingArguments,
     UsageError,
     build_model,
+    build_tokenizer,
     load_data,
     parse_args,
     parse_config_overrides,
@@ -251,6 +252,16 @@ def test_training_from_a_saved_folder_keeps_its_tokenizer_and_weights(refit):
         if not name.startswith("classifier"):
             assert np.array_equal(weights.numpy(), after[name].numpy()), name
     assert after["classifier.weight"].shape[0] == 2
+
+
+def test_continuing_from_a_saved_folder_keeps_its_length_unless_told(trained):
+    folder = str(trained["gru"][0])
+    model_args, _, _ = parse_args(["--model_name_or_path", folder])
+    assert build_tokenizer(model_args, None, folder).model_max_length == SLICE["max_length"]
+    model_args, _, _ = parse_args(["--model_name_or_path", folder, "--max_length", "24"])
+    assert build_tokenizer(model_args, None, folder).model_max_length == 24
+    # From scratch, the default length.
+    assert parse_args(["--architecture", "gru"])[0].max_length == 256
 
 
 def test_architecture_must_match_the_saved_folder(trained):

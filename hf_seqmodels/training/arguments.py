@@ -27,6 +27,8 @@ from .errors import UsageError
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 # Set from the tokenizer, never by hand: a mismatch would index outside the embedding.
 TOKENIZER_OWNED_CONFIG_KEYS = ("vocab_size", "pad_token_id")
+# Tokens a text is truncated to when training from scratch; a saved model keeps its own.
+DEFAULT_MAX_LENGTH = 256
 
 
 @dataclass
@@ -47,7 +49,13 @@ class ModelArguments:
     vocab_size: int = field(
         default=30000, metadata={"help": "Tokenizer vocabulary size, [PAD] and [UNK] included (from scratch only)."}
     )
-    max_length: int = field(default=256, metadata={"help": "Texts are truncated to this many tokens."})
+    max_length: int | None = field(
+        default=None,
+        metadata={
+            "help": f"Texts are truncated to this many tokens (default: {DEFAULT_MAX_LENGTH} from scratch, the saved "
+            "tokenizer's model_max_length with --model_name_or_path)."
+        },
+    )
     min_df: float = field(
         default=2,
         metadata={"help": "Words in fewer training texts are left out: a count if ≥ 1, else a fraction."},
@@ -58,7 +66,9 @@ class ModelArguments:
             raise UsageError(
                 f"give --architecture (one of {', '.join(ARCHITECTURES)}) or --model_name_or_path (a saved folder)"
             )
-        if self.max_length < 1:
+        if self.max_length is None and self.model_name_or_path is None:
+            self.max_length = DEFAULT_MAX_LENGTH
+        if self.max_length is not None and self.max_length < 1:
             raise UsageError(f"--max_length must be ≥ 1, got {self.max_length}")
         if self.vocab_size < 3:
             raise UsageError(f"--vocab_size must be ≥ 3 ([PAD], [UNK] and at least one word), got {self.vocab_size}")

@@ -94,11 +94,16 @@ def sample(dataset: datasets.Dataset, limit: int | None, seed: int) -> datasets.
 
 
 def build_tokenizer(model_args: ModelArguments, train_texts, start_from: str | None):
-    """A saved model keeps its tokenizer (its embedding rows belong to its ids); a new one learns `train_texts`."""
+    """A saved model keeps its tokenizer (its embedding rows belong to its ids); a new one learns `train_texts`.
+
+    The tokenizer's `model_max_length` is the length every text is cut to, in training and, once saved,
+    in `predict()`: a saved tokenizer keeps its own unless `--max_length` is given.
+    """
     if start_from is not None:
         with loading_errors("--model_name_or_path", start_from):
             tokenizer = AutoTokenizer.from_pretrained(start_from)
-        tokenizer.model_max_length = model_args.max_length  # saved with the model: predict() truncates alike
+        if model_args.max_length is not None:
+            tokenizer.model_max_length = model_args.max_length
         return tokenizer
     min_df = int(model_args.min_df) if model_args.min_df >= 1 else model_args.min_df
     return train_tokenizer(
