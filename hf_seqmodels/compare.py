@@ -166,7 +166,7 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
         "settings": {
             "compare": asdict(args),
             "extra_training_arguments": list(extra),
-            "baselines": {name: str(spec) for name, spec in BASELINES.items()},
+            "baselines": baseline_descriptions(),
             "models": {row["name"]: row["settings"] for row in rows if row["kind"] == "model"},
         },
     }
@@ -259,6 +259,12 @@ BASELINES = {
         TfidfVectorizer(sublinear_tf=True, max_df=0.5, min_df=2), ComplementNB(alpha=0.1)
     ),
 }
+
+
+def baseline_descriptions() -> dict[str, str]:
+    """Each baseline's scikit-learn pipeline as scikit-learn prints it (every step, settings that differ
+    from its defaults), on one line: what results.json records of how the baselines were made."""
+    return {name: " ".join(repr(build()).split()) for name, build in BASELINES.items()}
 
 
 def run_baseline(name: str, splits) -> dict:
