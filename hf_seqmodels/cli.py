@@ -16,12 +16,14 @@ import logging
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, inference, training
 from .training import UsageError
 from .utils import one_line
+from .validation import check_utf8
 
-# Each command imports what it needs when it runs: `predict` then loads no Trainer, data set or benchmark
-# code, and `--help` answers at once.
+# `compare` and `benchmark` are imported by the commands that run them (scikit-learn, matplotlib, BERT:
+# seconds), and `training` imports each of its parts on first use, so `predict` and `--help` load neither
+# Trainer nor data sets.
 
 PROG = "hf-seqmodels"
 
@@ -87,42 +89,35 @@ def build_parser(benchmark_options: bool = True) -> argparse.ArgumentParser:
 
 
 def run_train(argv: list[str]) -> int:
-    from .training import parse_args, train
-
-    model_args, data_args, training_args = parse_args(argv, prog=f"{PROG} train")
-    summary = train(model_args, data_args, training_args)
+    model_args, data_args, training_args = training.parse_args(argv, prog=f"{PROG} train")
+    summary = training.train(model_args, data_args, training_args)
     if training_args.process_index == 0:  # under accelerate launch / torchrun every process gets here
         print(json.dumps({key: summary[key] for key in ("architecture", "output_dir", "validation", "test")}))
     return 0
 
 
 def run_evaluate(args, data_argv: list[str]) -> int:
-    from .training import evaluate_folder
-
     data_args = evaluation_data_args(args.model_dir, data_argv)
-    metrics = evaluate_folder(args.model_dir, data_args, args.split, args.output_dir, args.batch_size)
+    metrics = training.evaluate_folder(args.model_dir, data_args, args.split, args.output_dir, args.batch_size)
     print(json.dumps(metrics))
     return 0
 
 
-def evaluation_data_args(model_dir: str, argv: list[str]):
+def evaluation_data_args(model_dir: str, argv: list[str]) -> "training.DataArguments":
     """The data the model was trained on (MODEL_DIR/data_args.json), changed by any options given."""
-    from .training import DataArguments, parse_arguments
-
     saved = Path(model_dir, "data_args.json")
-    (data_args,) = parse_arguments((DataArguments,), argv, f"{PROG} evaluate", saved if saved.is_file() else None)
+    defaults = saved if saved.is_file() else None
+    (data_args,) = training.parse_arguments((training.DataArguments,), argv, f"{PROG} evaluate", defaults)
     return data_args
 
 
 def run_predict(args, extra: list[str]) -> int:
-    from .inference import predict
-
     texts = list(args.texts)
     if args.file is not None:
         texts += read_lines(args.file)
     elif not texts:
         texts = read_lines("-")
-    for result in predict(args.model_dir, texts, batch_size=args.batch_size):
+    for result in inference.predict(args.model_dir, texts, batch_size=args.batch_size):
         if args.json:
             print(json.dumps(result, ensure_ascii=False))
         else:
@@ -131,8 +126,6 @@ def run_predict(args, extra: list[str]) -> int:
 
 
 def read_lines(path: str) -> list[str]:
-    from .validation import check_utf8
-
     if path == "-":
         return [line.rstrip("\n") for line in sys.stdin]
     try:
