@@ -1,9 +1,13 @@
 """hf_seqmodels: RNN, LSTM, GRU and a small Transformer text classifier as Hugging Face transformers models.
 
 Importing the package registers the four architectures with `AutoConfig`, `AutoModel` and
-`AutoModelForSequenceClassification`. `train(*parse_args([...]))` trains one of them the way
-`hf-seqmodels train` does.
+`AutoModelForSequenceClassification`, and nothing else: the data, tokenizer and training functions
+(`Trainer`, `datasets`, scikit-learn) are imported on first use, as transformers imports its own, so
+that loading a model or `hf-seqmodels predict` does not pay for them. `train(*parse_args([...]))`
+trains one model the way `hf-seqmodels train` does.
 """
+
+import importlib
 
 from .models import (
     ARCHITECTURES,
@@ -21,9 +25,18 @@ from .models import (
     TransformerForSequenceClassification,
     TransformerModel,
 )
-from .data import load_newsgroups, load_text_dataset
-from .tokenization import train_tokenizer
-from .training import DataArguments, ModelArguments, SeqModelsTrainingArguments, parse_args, train
+
+# Public names imported on first use, by the module that defines them.
+_LAZY_NAMES = {
+    "load_newsgroups": ".data",
+    "load_text_dataset": ".data",
+    "train_tokenizer": ".tokenization",
+    "ModelArguments": ".training",
+    "DataArguments": ".training",
+    "SeqModelsTrainingArguments": ".training",
+    "parse_args": ".training",
+    "train": ".training",
+}
 
 __version__ = "0.1.0"
 
@@ -51,3 +64,15 @@ __all__ = [
     "parse_args",
     "train",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _LAZY_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY_NAMES[name], __name__), name)
+    globals()[name] = value  # found directly from now on
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

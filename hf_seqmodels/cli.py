@@ -17,15 +17,21 @@ import logging
 import sys
 from pathlib import Path
 
-from . import __version__, benchmark, compare
-from .inference import evaluate_folder, predict
-from .training import DataArguments, UsageError, parse_args, parse_arguments, train
+from . import __version__, inference, training
+from .training import UsageError
+from .utils import one_line
 from .validation import check_utf8
+
+# `compare` and `benchmark` are imported by the commands that run them (scikit-learn, matplotlib, BERT:
+# seconds), and `training` imports each of its parts on first use, so `predict` and `--help` load neither
+# Trainer nor data sets.
 
 PROG = "hf-seqmodels"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(benchmark_options: bool = True) -> argparse.ArgumentParser:
+    """The command line; the benchmark's own options (whose defaults live in the benchmark module) are
+    left out where they are not needed."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="RNN, LSTM, GRU and Transformer text classifiers on the Hugging Face stack.",
@@ -79,19 +85,23 @@ def build_parser() -> argparse.ArgumentParser:
     export_parser.add_argument("--opset", type=int, help="ONNX opset, 14 to 20 (default 17)")
     export_parser.set_defaults(handler=run_export)
 
-    benchmark_parser = commands.add_parser(
-        "benchmark",
-        help="training and inference speed of the four models beside textbook PyTorch and BERT (--quick: 2 minutes)",
-        description=benchmark.__doc__.split("\n\n")[0],
-    )
-    benchmark.add_arguments(benchmark_parser)
-    benchmark_parser.set_defaults(handler=lambda args, rest: benchmark.run_from_args(args))
+    benchmark_help = "training and inference speed of the four models beside textbook PyTorch and BERT (--quick: 2 minutes)"
+    if benchmark_options:
+        from . import benchmark
+
+        benchmark_parser = commands.add_parser(
+            "benchmark", help=benchmark_help, description=benchmark.__doc__.split("\n\n")[0]
+        )
+        benchmark.add_arguments(benchmark_parser)
+        benchmark_parser.set_defaults(handler=lambda args, rest: benchmark.run_from_args(args))
+    else:
+        commands.add_parser("benchmark", add_help=False, help=benchmark_help)
     return parser
 
 
 def run_train(argv: list[str]) -> int:
-    model_args, data_args, training_args = parse_args(argv, prog=f"{PROG} train")
-    summary = train(model_args, data_args, training_args)
+    model_args, data_args, training_args = training.parse_args(argv, prog=f"{PROG} train")
+    summary = training.train(model_args, data_args, training_args)
     if training_args.process_index == 0:  # under accelerate launch / torchrun every process gets here
         print(json.dumps({key: summary[key] for key in ("architecture", "output_dir", "validation", "test")}))
     return 0
@@ -99,15 +109,16 @@ def run_train(argv: list[str]) -> int:
 
 def run_evaluate(args, data_argv: list[str]) -> int:
     data_args = evaluation_data_args(args.model_dir, data_argv)
-    metrics = evaluate_folder(args.model_dir, data_args, args.split, args.output_dir, args.batch_size)
+    metrics = training.evaluate_folder(args.model_dir, data_args, args.split, args.output_dir, args.batch_size)
     print(json.dumps(metrics))
     return 0
 
 
-def evaluation_data_args(model_dir: str, argv: list[str]) -> DataArguments:
+def evaluation_data_args(model_dir: str, argv: list[str]) -> "training.DataArguments":
     """The data the model was trained on (MODEL_DIR/data_args.json), changed by any options given."""
     saved = Path(model_dir, "data_args.json")
-    (data_args,) = parse_arguments((DataArguments,), argv, f"{PROG} evaluate", saved if saved.is_file() else None)
+    defaults = saved if saved.is_file() else None
+    (data_args,) = training.parse_arguments((training.DataArguments,), argv, f"{PROG} evaluate", defaults)
     return data_args
 
 
@@ -117,7 +128,7 @@ def run_predict(args, extra: list[str]) -> int:
         texts += read_lines(args.file)
     elif not texts:
         texts = read_lines("-")
-    for result in predict(args.model_dir, texts, batch_size=args.batch_size):
+    for result in inference.predict(args.model_dir, texts, batch_size=args.batch_size):
         if args.json:
             print(json.dumps(result, ensure_ascii=False))
         else:
@@ -155,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
     logging.getLogger("hf_seqmodels").setLevel(logging.INFO)
-    parser = build_parser()
     command = argv[0] if argv else None
+    parser = build_parser(benchmark_options=command == "benchmark")
     try:
         if command == "train":
             # HfArgumentParser owns every argument of `train` (a leading CONFIG.json, hundreds of
@@ -164,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_train(argv[1:])
         if command == "compare":
             # Options compare does not know go to every training run, so HfArgumentParser parses them too.
+            from . import compare
+
             return compare.main(argv[1:], prog=f"{PROG} compare")
         args, rest = parser.parse_known_args(argv)
         if args.command is None:
@@ -174,8 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args, rest)
     except UsageError as error:
         # Some of transformers' own messages span lines; the error stays one line all the same.
-        message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
-        print(f"{PROG} {command}: error: {message}", file=sys.stderr)
+        print(f"{PROG} {command}: error: {one_line(error)}", file=sys.stderr)
         return 2
 
 

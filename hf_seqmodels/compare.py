@@ -29,6 +29,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from . import machine, training
 from .metrics import compute_metrics, plot_confusion_matrix
 from .models import ARCHITECTURES
+from .utils import comma_list
 
 # The original notebook's protocol removed headers, footers and quotes; the standard bydate one keeps them.
 DEFAULT_REMOVE = {"bydate": "", "seed": "headers,footers,quotes"}
@@ -87,7 +88,7 @@ class CompareArguments:
 
     @property
     def model_names(self) -> list[str]:
-        return [name.strip() for name in self.models.split(",") if name.strip()]
+        return comma_list(self.models)
 
 
 def parse_args(argv: list[str] | None = None, prog: str | None = None):
@@ -161,7 +162,7 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
         "settings": {
             "compare": asdict(args),
             "extra_training_arguments": list(extra),
-            "baselines": {name: str(spec) for name, spec in BASELINES.items()},
+            "baselines": baseline_descriptions(),
             "models": {row["name"]: row["settings"] for row in rows if row["kind"] == "model"},
         },
     }
@@ -254,6 +255,12 @@ BASELINES = {
         TfidfVectorizer(sublinear_tf=True, max_df=0.5, min_df=2), ComplementNB(alpha=0.1)
     ),
 }
+
+
+def baseline_descriptions() -> dict[str, str]:
+    """Each baseline's scikit-learn pipeline as scikit-learn prints it (every step, settings that differ
+    from its defaults), on one line: what results.json records of how the baselines were made."""
+    return {name: " ".join(repr(build()).split()) for name, build in BASELINES.items()}
 
 
 def run_baseline(name: str, splits) -> dict:

@@ -9,7 +9,6 @@ scikit-learn's default `token_pattern`), so every word the vectorizer kept is fo
 
 from collections.abc import Iterable
 
-from sklearn.feature_extraction.text import TfidfVectorizer
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
@@ -46,6 +45,8 @@ def train_tokenizer(
         )
     if model_max_length < 1:
         raise ValueError(f"model_max_length must be ≥ 1, got {model_max_length}.")
+    from sklearn.feature_extraction.text import TfidfVectorizer  # imported here: scikit-learn takes a second to load
+
     vectorizer = TfidfVectorizer(
         lowercase=True, token_pattern=WORD_PATTERN, max_features=vocab_size - len(SPECIAL_TOKENS), min_df=min_df, max_df=max_df
     )

@@ -17,11 +17,15 @@ Choices, and why:
   tell an empty cell from a missing value, and guessing would train on examples the user never wrote.
 """
 
+from __future__ import annotations
+
 import codecs
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
+if TYPE_CHECKING:  # `predict` uses the text checks alone and must not pay for importing `datasets`
+    import datasets
 
 # How many offending rows an error lists; the count of all of them follows.
 SHOWN_ROWS = 5
@@ -104,6 +108,8 @@ def check_text_column(dataset: datasets.Dataset, column: str, source: str) -> da
 
 def check_label_column(dataset: datasets.Dataset, column: str, source: str) -> None:
     """Refuse missing labels and, for a `ClassLabel` column, ids outside its classes (e.g. -1: unlabelled)."""
+    from datasets import ClassLabel
+
     feature = dataset.features[column]
     labels = dataset[column]
     missing = [index for index, label in enumerate(labels) if label is None or _is_nan(label)]
@@ -112,7 +118,7 @@ def check_label_column(dataset: datasets.Dataset, column: str, source: str) -> N
             f"column {column!r} of {source}: {_rows(missing)} ({len(missing)} in all) have no label; "
             "label or drop them"
         )
-    if isinstance(feature, datasets.ClassLabel):
+    if isinstance(feature, ClassLabel):
         bad = [index for index, label in enumerate(labels) if not 0 <= label < feature.num_classes]
         if bad:
             raise ValueError(

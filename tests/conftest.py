@@ -1,8 +1,6 @@
-"""Shared fixtures: tiny versions of the four architectures, built the way users build them."""
+"""Fixtures and test settings; the helpers several test files share are in helpers.py."""
 
 import os
-import textwrap
-from pathlib import Path
 
 # Nothing in the tests may reach the Hub; set before transformers and datasets read it on import.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -10,51 +8,12 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import pytest  # noqa: E402
-import torch  # noqa: E402
 
-import hf_seqmodels  # noqa: E402
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_SKLEARN_DATA = REPO_ROOT.parent / "shared" / "data" / "scikit_learn_data"
+from helpers import ARCHITECTURES, SHARED_SKLEARN_DATA  # noqa: E402
 
 
-ARCHITECTURES = list(hf_seqmodels.ARCHITECTURES)
-TINY_SIZES = {
-    "rnn": dict(embedding_size=12, hidden_size=10, num_hidden_layers=2),
-    "lstm": dict(embedding_size=12, hidden_size=10, num_hidden_layers=2),
-    "gru": dict(embedding_size=12, hidden_size=10, num_hidden_layers=2),
-    "transformer": dict(hidden_size=16, num_attention_heads=2, intermediate_size=24, num_hidden_layers=2, max_position_embeddings=64),
-}
-VOCAB_SIZE = 40
-
-# First lines of a `python -c` script that must run as on a machine where this package is not installed.
-WITHOUT_PACKAGE = textwrap.dedent(
-    """
-    import importlib.abc, json, sys
-    class BlockPackage(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] == "hf_seqmodels":
-                raise ImportError("hf_seqmodels is not installed here")
-    sys.meta_path.insert(0, BlockPackage())
-    """
-)
-
-
-def tiny_config(architecture: str, **overrides):
-    config_class = hf_seqmodels.ARCHITECTURES[architecture].config_class
-    return config_class(**({"vocab_size": VOCAB_SIZE} | TINY_SIZES[architecture] | overrides))
-
-
-def tiny_classifier(architecture: str, perturb: bool = True, seed: int = 0, **overrides):
-    """A classifier in eval mode. `perturb` adds noise to every weight: fresh weights (zero biases, a zero
-    padding row) can hide padding bugs, e.g. a backward RNN reading trailing padding still sees zeros."""
-    torch.manual_seed(seed)
-    model = hf_seqmodels.ARCHITECTURES[architecture].classifier_class(tiny_config(architecture, **overrides))
-    if perturb:
-        with torch.no_grad():
-            for parameter in model.parameters():
-                parameter.add_(0.1 * torch.randn_like(parameter))
-    return model.eval()
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: trains several models or starts processes; deselect with -m 'not slow'")
 
 
 @pytest.fixture(params=ARCHITECTURES)

@@ -24,7 +24,7 @@ from hf_seqmodels.benchmark.timing import warm_up
 from hf_seqmodels.cli import build_parser
 from hf_seqmodels.training import UsageError
 
-from conftest import VOCAB_SIZE, tiny_classifier
+from helpers import VOCAB_SIZE, tiny_classifier
 
 REPO = Path(__file__).resolve().parents[1]
 

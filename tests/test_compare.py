@@ -10,8 +10,8 @@ import sys
 import pytest
 from transformers import AutoModelForSequenceClassification
 
-from conftest import REPO_ROOT
-from hf_seqmodels.compare import CompareArguments, compare, render_report
+from helpers import REPO_ROOT
+from hf_seqmodels.compare import BASELINES, CompareArguments, baseline_descriptions, compare, render_report
 from hf_seqmodels.training import UsageError
 
 # Smaller still than --quick, to keep the suite short; the preset itself is what runs.
@@ -58,6 +58,7 @@ def test_results_hold_every_model_and_baseline(quick_run):
     # the baselines see the same tiny slice; on it, they are far from chance (5%)
     baseline = next(row for row in results["rows"] if row["name"] == "TF-IDF + LinearSVC")
     assert baseline["test_accuracy"] > 0.3
+    assert results["settings"]["baselines"] == baseline_descriptions()
 
 
 def test_report_figures_match_results_json(quick_run):
@@ -138,3 +139,13 @@ def test_resume_refuses_a_folder_it_cannot_continue_and_keeps_what_is_there(quic
     with pytest.raises(UsageError, match=message):
         compare(CompareArguments(quick=True, output_dir=str(output_dir), resume=True), SMALLER + extra)
     assert {path: path.read_bytes() for path in output_dir.rglob("*") if path.is_file()} == saved
+
+
+def test_each_baseline_is_recorded_as_the_pipeline_it_fits():
+    descriptions = baseline_descriptions()
+    assert descriptions.keys() == BASELINES.keys()
+    for name, text in descriptions.items():
+        assert "<function" not in text and "\n" not in text, text
+        assert text.startswith("Pipeline(steps=[('tfidfvectorizer', TfidfVectorizer(max_df=0.5, min_df=2, sublinear_tf=True))")
+    assert "('linearsvc', LinearSVC())" in descriptions["TF-IDF + LinearSVC"]
+    assert "('complementnb', ComplementNB(alpha=0.1))" in descriptions["TF-IDF + ComplementNB"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT
 from hf_seqmodels.compare import CompareArguments, compare
 from hf_seqmodels.training import parse_args, train
 

@@ -22,7 +22,7 @@ from hf_seqmodels.inference import predict  # noqa: E402
 from hf_seqmodels.onnx_inference import ExportedClassifier  # noqa: E402
 from hf_seqmodels.training import UsageError  # noqa: E402
 
-from conftest import ARCHITECTURES, VOCAB_SIZE, tiny_classifier  # noqa: E402
+from helpers import ARCHITECTURES, VOCAB_SIZE, tiny_classifier  # noqa: E402
 
 LABELS = {0: "apples", 1: "bikes", 2: "chess"}
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau".split()

@@ -18,7 +18,7 @@ from transformers import (
 )
 
 import hf_seqmodels
-from conftest import WITHOUT_PACKAGE, tiny_classifier, tiny_config
+from helpers import WITHOUT_PACKAGE, tiny_classifier, tiny_config
 from hf_seqmodels.models.modeling_common import AUTO_CLASS_SUFFIXES
 
 TEXTS = [

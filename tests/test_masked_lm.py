@@ -15,7 +15,7 @@ from transformers import (
 from transformers.modeling_outputs import MaskedLMOutput
 
 import hf_seqmodels
-from conftest import VOCAB_SIZE, tiny_config
+from helpers import VOCAB_SIZE, tiny_config
 from test_hf_integration import TEXTS
 
 

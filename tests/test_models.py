@@ -11,10 +11,10 @@ from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassificati
 from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
 
 import hf_seqmodels
+from helpers import VOCAB_SIZE, tiny_classifier, tiny_config
 from hf_seqmodels.models import own_config_fields
 from hf_seqmodels.models.modeling_recurrent import RecurrentModel, RecurrentPreTrainedModel
 from hf_seqmodels.models.modeling_transformer import TransformerPreTrainedModel
-from conftest import VOCAB_SIZE, tiny_classifier, tiny_config
 
 RECURRENT_VARIANTS = [
     dict(pooling=pooling, bidirectional=bidirectional)

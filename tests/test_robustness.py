@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
 import hf_seqmodels
-from conftest import ARCHITECTURES, REPO_ROOT, tiny_classifier
+from helpers import ARCHITECTURES, REPO_ROOT, tiny_classifier
 from hf_seqmodels import cli, train_tokenizer
 from hf_seqmodels.inference import load_classifier, predict
 from hf_seqmodels.training import (
@@ -104,14 +104,23 @@ def test_surrogates_are_replaced_not_dropped():
         tokenizer("orbit\ud800car")
 
 
-def test_ten_megabyte_document_is_truncated_quickly(folders):
+def test_ten_megabyte_document_is_truncated_to_the_models_length(folders, monkeypatch):
     document = "the probe reached orbit and the car engine overheats " * 200_000  # 10.6 MB
     assert len(document) > 10_000_000
-    started = time.perf_counter()
+    seen = []
+
+    def load_and_watch(model_dir):
+        tokenizer, model = load_classifier(model_dir)
+        model.register_forward_pre_hook(lambda module, args, kwargs: seen.append(kwargs["input_ids"].shape), with_kwargs=True)
+        return tokenizer, model
+
+    monkeypatch.setattr(hf_seqmodels.inference, "load_classifier", load_and_watch)
     [answer] = predict(str(folders["gru"]), [document])
-    # One tokenizer pass (≈ 5 s on 2 busy cores); the model sees 64 tokens, not 2 million
-    # (which takes over a minute).
-    assert time.perf_counter() - started < 30
+    # The model reads the tokenizer's model_max_length (64) tokens, not 2 million, and answers as for
+    # the document's first 64 words (one token each).
+    assert seen == [(1, 64)]
+    [prefix_answer] = predict(str(folders["gru"]), [" ".join(document.split()[:64])])
+    assert answer["label"] == prefix_answer["label"] and answer["score"] == pytest.approx(prefix_answer["score"])
     assert answer["label"] in LABELS and math.isfinite(answer["score"])
 
 
@@ -266,7 +275,7 @@ def test_one_class_is_refused_before_training(tmp_path, capsys, monkeypatch):
         (["--config_overrides", "hidden_size=-3"], ["--config_overrides", "hidden_size", "-3", "≥ 1"]),
         (["--config_overrides", "pooling=median"], ["--config_overrides", "pooling", "median", "mean"]),
         (["--max_length", "0"], ["--max_length", "0", "≥ 1"]),
-        (["--vocab_size", "2"], ["--vocab_size", "2", "≥ 3"]),
+        (["--vocab_size", "3"], ["--vocab_size", "3", "≥ 4"]),
         (["--min_df", "0"], ["--min_df", "0"]),
         (["--validation_size", "1.5"], ["--validation_size", "1.5", "between 0 and 1"]),
         (["--max_train_samples", "0"], ["--max_train_samples", "0", "≥ 1"]),

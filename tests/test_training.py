@@ -21,7 +21,7 @@ from huggingface_hub import ModelCard
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
 
 import hf_seqmodels
-from conftest import REPO_ROOT, WITHOUT_PACKAGE
+from helpers import REPO_ROOT, WITHOUT_PACKAGE
 from hf_seqmodels import GRUConfig, train_tokenizer
 from hf_seqmodels.data import NEWSGROUPS
 from hf_seqmodels.inference import predict
@@ -32,6 +32,7 @@ from hf_seqmodels.training import (
     SeqModelsTrainingArguments,
     UsageError,
     build_model,
+    build_tokenizer,
     load_data,
     parse_args,
     parse_config_overrides,
@@ -253,6 +254,16 @@ def test_training_from_a_saved_folder_keeps_its_tokenizer_and_weights(refit):
     assert after["classifier.weight"].shape[0] == 2
 
 
+def test_continuing_from_a_saved_folder_keeps_its_length_unless_told(trained):
+    folder = str(trained["gru"][0])
+    model_args, _, _ = parse_args(["--model_name_or_path", folder])
+    assert build_tokenizer(model_args, None, folder).model_max_length == SLICE["max_length"]
+    model_args, _, _ = parse_args(["--model_name_or_path", folder, "--max_length", "24"])
+    assert build_tokenizer(model_args, None, folder).model_max_length == 24
+    # From scratch, the default length.
+    assert parse_args(["--architecture", "gru"])[0].max_length == 256
+
+
 def test_architecture_must_match_the_saved_folder(trained):
     folder = str(trained["gru"][0])
     with pytest.raises(UsageError, match="--architecture lstm does not match the gru model"):
@@ -298,8 +309,7 @@ def test_shipped_config_files_parse(architecture):
     assert model_args.architecture == architecture
     assert data_args.protocol == "bydate"
     assert training_args.load_best_model_at_end and training_args.metric_for_best_model == "macro_f1"
-    config_class = hf_seqmodels.ARCHITECTURES[architecture].config_class
-    assert parse_config_overrides(model_args.config_overrides, config_class)  # names real config fields
+    assert model_args.config_overrides is None  # the shipped models are the config classes' defaults
 
 
 def test_command_line_overrides_config_file():

@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 import torch
-from conftest import REPO_ROOT, tiny_config
+from helpers import REPO_ROOT, tiny_config
 
 import hf_seqmodels
 from hf_seqmodels import train_tokenizer

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .models import ARCHITECTURES, own_config_fields
+from ..models import ARCHITECTURES, own_config_fields
+from ..utils import comma_list
 
 if TYPE_CHECKING:
-    from .training import DataArguments
+    from .arguments import DataArguments
 
 # A Hub copy of the corpus `fetch_20newsgroups` downloads, named in the card's metadata so the Hub links it.
 NEWSGROUPS_HUB_ID = "SetFit/20_newsgroups"
-
 
 
 def build_model_card(summary, model, tokenizer, raw, model_args, data_args, training_args) -> ModelCard:
@@ -42,7 +42,7 @@ def build_model_card(summary, model, tokenizer, raw, model_args, data_args, trai
         "architecture": architecture,
         "config_overrides": model_args.config_overrides,
         "vocab_size": len(tokenizer),
-        "max_length": model_args.max_length,
+        "max_length": tokenizer.model_max_length,
         "min_df": model_args.min_df,
         "learning_rate": training_args.learning_rate,
         "optimizer": getattr(training_args.optim, "value", training_args.optim),
@@ -99,7 +99,7 @@ Without installing anything beyond `transformers` (the modeling code is in this 
 from transformers import pipeline
 
 classifier = pipeline("text-classification", model="{repo}", trust_remote_code=True)
-# truncation=True: a longer text is cut to the {model_args.max_length} tokens the model was trained on
+# truncation=True: a longer text is cut to the {tokenizer.model_max_length} tokens the model was trained on
 classifier("The new graphics card renders twice as fast", truncation=True)
 ```
 
@@ -154,7 +154,7 @@ def _card_metadata(summary: dict, model_name: str, data_args: "DataArguments") -
 def _dataset_title(data_args: "DataArguments") -> str:
     if not data_args.is_newsgroups:
         return data_args.source
-    removed = _parts(data_args.remove)
+    removed = comma_list(data_args.remove)
     return f"20 Newsgroups ({data_args.protocol} split" + (f", {'/'.join(removed)} removed)" if removed else ")")
 
 
@@ -168,7 +168,7 @@ def _data_description(data_args: "DataArguments", raw) -> str:
         f"{data_args.split_seed})",
         "seed": f"all 18,846 posts split 60/20/20 at random (stratified, seed {data_args.split_seed})",
     }[data_args.protocol]
-    removed = ", ".join(_parts(data_args.remove)) or "nothing"
+    removed = ", ".join(comma_list(data_args.remove)) or "nothing"
     groups = data_args.categories or "all 20 groups"
     return f"20 Newsgroups via scikit-learn's `fetch_20newsgroups`, {protocol}; removed: {removed}; {groups}: {sizes}."
 
@@ -176,6 +176,3 @@ def _data_description(data_args: "DataArguments", raw) -> str:
 def _own_config(config) -> dict:
     return {name: getattr(config, name) for name in own_config_fields(type(config))}
 
-
-def _parts(text: str | None) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]

@@ -1,0 +1,200 @@
+"""The steps from arguments to a model ready to train: data -> tokenizer -> tokenized data -> model.
+
+Each step is a function of the arguments alone, so that any job built on `Trainer` (classification,
+masked-LM pretraining) runs the same ones and differs only in its head and collator.
+"""
+
+import logging
+
+import datasets
+from accelerate.utils import broadcast_object_list
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+from ..data import load_newsgroups, load_text_dataset, stratified_split
+from ..models import ARCHITECTURES
+from ..tokenization import train_tokenizer
+from ..utils import comma_list
+from ..validation import check_classes
+from .arguments import DataArguments, ModelArguments, parse_config_overrides
+from .errors import UsageError, loading_errors
+from .loading import check_vocabulary
+
+logger = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def load_data(data_args: DataArguments) -> datasets.DatasetDict:
+    """The `train` / `validation` / `test` splits (`text`, `label: ClassLabel`) that `data_args` describe."""
+    try:
+        if not data_args.is_newsgroups:
+            splits = load_text_dataset(
+                train_file=data_args.train_file,
+                validation_file=data_args.validation_file,
+                test_file=data_args.test_file,
+                dataset_name=data_args.dataset_name,
+                dataset_config_name=data_args.dataset_config_name,
+                text_column=data_args.text_column,
+                label_column=data_args.label_column,
+                validation_size=data_args.validation_size,
+                test_size=data_args.test_size,
+                seed=data_args.split_seed,
+            )
+        else:
+            splits = load_newsgroups(
+                protocol=data_args.protocol,
+                remove=comma_list(data_args.remove),
+                categories=comma_list(data_args.categories) or None,
+                validation_size=data_args.validation_size,
+                seed=data_args.split_seed,
+                data_home=data_args.data_home,
+            )
+    except (ValueError, FileNotFoundError) as error:  # bad columns, labels, names of groups or data sets
+        raise UsageError(str(error)) from error
+    limits = {
+        "train": data_args.max_train_samples,
+        "validation": data_args.max_eval_samples,
+        "test": data_args.max_test_samples,
+    }
+    return datasets.DatasetDict(
+        {split: sample(dataset, limits[split], data_args.split_seed) for split, dataset in splits.items()}
+    )
+
+
+def load_labelled_data(data_args: DataArguments, training_args) -> datasets.DatasetDict:
+    """`load_data` run by the main process first (it fills the caches the others then read), with at
+    least two classes to learn."""
+    with training_args.main_process_first(desc="loading data"):
+        raw = load_data(data_args)
+    try:
+        check_classes(raw["train"], data_args.source)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    logger.info(
+        "%s: %s examples, %d classes",
+        data_args.source,
+        " / ".join(f"{split} {len(raw[split])}" for split in raw),
+        raw["train"].features["label"].num_classes,
+    )
+    return raw
+
+
+def sample(dataset: datasets.Dataset, limit: int | None, seed: int) -> datasets.Dataset:
+    """A seeded sample of `limit` examples in the class proportions of `dataset` (every class, where it can)."""
+    if limit is None or limit >= len(dataset):
+        return dataset
+    try:
+        return stratified_split(dataset, seed, train_size=limit)[0]
+    except ValueError:  # fewer examples than classes, or a class with one example: cannot stratify
+        return dataset.shuffle(seed=seed).select(range(limit))
+
+
+# --------------------------------------------------------------------------- tokenizer
+
+
+def build_tokenizer(model_args: ModelArguments, train_texts, start_from: str | None):
+    """A saved model keeps its tokenizer (its embedding rows belong to its ids); a new one learns `train_texts`.
+
+    The tokenizer's `model_max_length` is the length every text is cut to, in training and, once saved,
+    in `predict()`: a saved tokenizer keeps its own unless `--max_length` is given.
+    """
+    if start_from is not None:
+        with loading_errors("--model_name_or_path", start_from):
+            tokenizer = AutoTokenizer.from_pretrained(start_from)
+        if model_args.max_length is not None:
+            tokenizer.model_max_length = model_args.max_length
+        return tokenizer
+    min_df = int(model_args.min_df) if model_args.min_df >= 1 else model_args.min_df
+    return train_tokenizer(
+        train_texts, vocab_size=model_args.vocab_size, model_max_length=model_args.max_length, min_df=min_df
+    )
+
+
+def shared(training_args, build):
+    """`build()` in the main process, its result pickled to the others (every process when there is one).
+
+    Under several processes the tokenizer is fitted once and sent, so that every process reads alike.
+    """
+    if training_args.world_size <= 1:
+        return build()
+    value = [None]
+    if training_args.process_index == 0:
+        try:
+            value = [build()]
+        except Exception as error:  # sent too: every process then stops with the same message
+            value = [error]
+    broadcast_object_list(value, from_process=0)
+    if isinstance(value[0], Exception):
+        raise value[0]
+    return value[0]
+
+
+def tokenize(splits: datasets.DatasetDict, tokenizer, max_length: int | None = None) -> datasets.DatasetDict:
+    """input_ids / attention_mask truncated to `max_length` (default: the tokenizer's `model_max_length`),
+    and `length` for `group_by_length`; no padding yet: the collator pads each batch."""
+    max_length = max_length or tokenizer.model_max_length
+
+    def encode(batch):
+        return tokenizer(batch["text"], truncation=True, max_length=max_length, return_length=True)
+
+    return splits.map(encode, batched=True, remove_columns=["text"], desc="Tokenizing")
+
+
+def tokenize_splits(raw: datasets.DatasetDict, tokenizer, training_args) -> datasets.DatasetDict:
+    """`tokenize` run by the main process first; the others then read its cache."""
+    with training_args.main_process_first(desc="tokenization"):
+        return tokenize(raw, tokenizer)
+
+
+# --------------------------------------------------------------------------- model
+
+
+def build_model(model_args: ModelArguments, tokenizer, label_names, start_from: str | None):
+    """A new classifier sized to the tokenizer, or a saved one (its config overridden) with our labels."""
+    labels = dict(
+        num_labels=len(label_names),
+        id2label=dict(enumerate(label_names)),
+        label2id={name: index for index, name in enumerate(label_names)},
+    )
+    try:
+        if start_from is not None:
+            with loading_errors("--model_name_or_path", start_from):
+                config_class = type(AutoConfig.from_pretrained(start_from))
+            overrides = parse_config_overrides(model_args.config_overrides, config_class)
+            config = AutoConfig.from_pretrained(start_from, **overrides, **labels)
+            if model_args.architecture not in (None, architecture_name(config)):
+                raise UsageError(
+                    f"--architecture {model_args.architecture} does not match the {architecture_name(config)} "
+                    f"model in {start_from!r}; leave --architecture out to continue from it"
+                )
+            _check_positions(config, model_args.max_length or tokenizer.model_max_length)
+            check_vocabulary(tokenizer, config, start_from)
+            # A different set of labels gets a new classification layer; everything else is kept.
+            with loading_errors("--model_name_or_path", start_from):
+                return AutoModelForSequenceClassification.from_pretrained(
+                    start_from, config=config, ignore_mismatched_sizes=True, use_safetensors=True
+                )
+        config_class = ARCHITECTURES[model_args.architecture].config_class
+        overrides = parse_config_overrides(model_args.config_overrides, config_class)
+        config = config_class(**overrides, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **labels)
+    except UsageError:
+        raise
+    except (ValueError, TypeError) as error:  # the config's own checks name the field and what is valid
+        raise UsageError(f"--config_overrides {model_args.config_overrides!r}: {error}") from error
+    _check_positions(config, model_args.max_length or tokenizer.model_max_length)
+    return ARCHITECTURES[model_args.architecture].classifier_class(config)
+
+
+def architecture_name(config) -> str:
+    """`seqmodels_gru` -> `gru`: the names `--architecture` takes."""
+    return config.model_type.removeprefix("seqmodels_")
+
+
+def _check_positions(config, max_length: int) -> None:
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions is not None and max_length > positions:
+        raise UsageError(
+            f"--max_length {max_length} exceeds the model's max_position_embeddings ({positions}); "
+            f"lower --max_length or add max_position_embeddings={max_length} to --config_overrides"
+        )

@@ -1,0 +1,96 @@
+"""`evaluate_folder()`: a saved model scored on one split of any data set `train` reads, with the same
+report and confusion matrix `train` writes for its test split (`hf-seqmodels evaluate`)."""
+
+import json
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+from transformers import DataCollatorWithPadding, EvalPrediction, Trainer
+from transformers import TrainingArguments as HfTrainingArguments
+
+from ..metrics import compute_metrics
+from .arguments import DataArguments
+from .building import load_data, tokenize
+from .errors import UsageError
+from .loading import check_batch_size, is_exported, load_classifier, onnx_runtime
+from .outputs import split_metrics, write_evaluation
+
+
+def evaluate_folder(
+    model_dir: str, data_args: DataArguments, split: str = "test", output_dir: str | None = None, batch_size: int = 128
+) -> dict:
+    """Accuracy, macro-F1 and loss of a saved model on one split; writes its report and confusion matrix."""
+    check_batch_size(batch_size)
+    if is_exported(model_dir):
+        return evaluate_exported(model_dir, data_args, split, output_dir, batch_size)
+    tokenizer, model = load_classifier(model_dir)
+    dataset = align_labels(load_data(data_args)[split], model.config.id2label)
+    tokenized = tokenize(datasets.DatasetDict({split: dataset}), tokenizer)[split]
+    output_dir = Path(output_dir or model_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    args = HfTrainingArguments(
+        output_dir=str(output_dir),
+        per_device_eval_batch_size=batch_size,
+        report_to=[],
+        save_strategy="no",
+        dataloader_pin_memory=torch.accelerator.is_available(),
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics,
+    )
+    output = trainer.predict(tokenized, metric_key_prefix=split)
+    label_names = [model.config.id2label[index] for index in range(model.config.num_labels)]
+    write_evaluation(output_dir, split, output.predictions, output.label_ids, label_names)
+    metrics = {"split": split, "examples": len(tokenized), **split_metrics(output.metrics, split)}
+    (output_dir / f"eval_{split}_results.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def evaluate_exported(model_dir: str, data_args: DataArguments, split: str, output_dir: str | None, batch_size: int) -> dict:
+    """`evaluate_folder` for a folder written by `hf-seqmodels export`: the same metrics and files, logits
+    from ONNX Runtime."""
+    with onnx_runtime(model_dir) as runtime:
+        classifier = runtime.ExportedClassifier(model_dir)
+        dataset = align_labels(load_data(data_args)[split], classifier.id2label)
+        texts = dataset["text"]
+        starts = range(0, len(texts), batch_size)
+        logits = [classifier.logits(texts[start : start + batch_size], batch_size) for start in tqdm(starts, desc="Evaluating", unit="batch")]
+    logits = np.concatenate(logits) if logits else np.zeros((0, len(classifier.id2label)), dtype=np.float32)
+    labels = np.asarray(dataset["label"])
+    # Mean cross-entropy per example, as Trainer reports the loss of the PyTorch folder.
+    log_probabilities = logits - np.logaddexp.reduce(logits.astype(np.float64), axis=-1, keepdims=True)
+    loss = float(-log_probabilities[np.arange(len(labels)), labels].mean()) if len(labels) else float("nan")
+    output_dir = Path(output_dir or model_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    label_names = [classifier.id2label[index] for index in range(len(classifier.id2label))]
+    write_evaluation(output_dir, split, logits, labels, label_names)
+    scores = compute_metrics(EvalPrediction(predictions=logits, label_ids=labels))
+    metrics = {"split": split, "examples": len(labels), "loss": loss, **scores}
+    (output_dir / f"eval_{split}_results.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def align_labels(dataset: datasets.Dataset, id2label: dict) -> datasets.Dataset:
+    """Renumber the data's labels to the model's ids, matching them by name."""
+    names = dataset.features["label"].names
+    model_names = [id2label[index] for index in range(len(id2label))]
+    if names == model_names:
+        return dataset
+    if unknown := sorted(set(names) - set(model_names)):
+        raise UsageError(f"labels {unknown} of the data are not among the model's labels {model_names}")
+    to_model = {index: model_names.index(name) for index, name in enumerate(names)}
+    features = dataset.features.copy()
+    features["label"] = datasets.ClassLabel(names=model_names)
+    return dataset.map(
+        lambda batch: {"label": [to_model[label] for label in batch["label"]]},
+        batched=True,
+        features=features,
+        desc="Matching labels to the model's",
+    )

@@ -1,0 +1,102 @@
+"""`SeqModelsTrainer`: transformers' `Trainer` with a wall clock in its logs, length grouping that DDP
+agrees on, evaluation in the dataset's order, and our model card; `build_trainer` sets it up for a job."""
+
+import os
+import time
+
+import torch
+from huggingface_hub import ModelCard
+from torch.utils.data import SequentialSampler
+from transformers import EarlyStoppingCallback, Trainer
+from transformers.trainer_pt_utils import LengthGroupedSampler
+
+
+def build_trainer(model, training_args, tokenized, tokenizer, data_collator, compute_metrics=None) -> "SeqModelsTrainer":
+    """A trainer on the `train` split, evaluating on `validation`, stopping early if the arguments ask to."""
+    callbacks = []
+    if training_args.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience))
+    return SeqModelsTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=tokenized["train"],
+        eval_dataset=tokenized["validation"],
+        processing_class=tokenizer,
+        data_collator=data_collator,
+        compute_metrics=compute_metrics,
+        callbacks=callbacks,
+    )
+
+
+class SeqModelsTrainer(Trainer):
+    """`Trainer` plus a wall clock in every log entry, and our own model card."""
+
+    model_card: ModelCard | None = None
+
+    _started: float | None = None
+
+    def train(self, *args, **kwargs):
+        self._started, self._clock_offset = time.perf_counter(), None
+        try:
+            return super().train(*args, **kwargs)
+        finally:
+            self._started = None
+
+    def log(self, logs, start_time=None):
+        if self._started is not None:
+            if self._clock_offset is None:
+                # A resumed run continues the clock of the history it loaded from the checkpoint.
+                previous = [entry["elapsed_seconds"] for entry in self.state.log_history if "elapsed_seconds" in entry]
+                self._clock_offset = previous[-1] if previous else 0.0
+            # A copy: evaluate() logs its own metrics dict, which it then returns to the caller.
+            logs = {**logs, "elapsed_seconds": round(self._clock_offset + time.perf_counter() - self._started, 3)}
+        super().log(logs, start_time)
+
+    def _get_train_sampler(self, train_dataset=None):
+        # transformers 5 builds the sampler from the dataset after dropping the columns forward() does
+        # not take, our precomputed `length` among them, and group_by_length then re-measures every
+        # example; the dataset as given still has it.
+        dataset, args = self.train_dataset, self.args
+        lengths_known = args.length_column_name in getattr(dataset, "column_names", ())
+        if args.train_sampling_strategy != "group_by_length" or not lengths_known:
+            return super()._get_train_sampler(dataset)
+        # Grouped by the global batch (per device x processes x accumulation), not transformers' per-device
+        # one: then 2 processes x 4 train on the very batches 1 process x 8 does.
+        global_batch = args.train_batch_size * args.gradient_accumulation_steps * max(1, args.world_size)
+        seed = args.data_seed if args.data_seed is not None else args.seed
+        return EpochSeededLengthGroupedSampler(global_batch, dataset[args.length_column_name], seed=seed)
+
+    def _get_eval_sampler(self, eval_dataset):
+        # Under group_by_length transformers 5 also reorders evaluation, and predict() then returns
+        # rows in another order than the dataset's; test_predictions.csv must follow the dataset.
+        if eval_dataset is None or self.args.world_size > 1:
+            return None  # accelerate shards the data and gathers the results back in order
+        return SequentialSampler(eval_dataset)
+
+    def create_model_card(self, **kwargs):
+        # push_to_hub() writes a card through this method; keep ours (results on validation and test).
+        if self.model_card is None:
+            return super().create_model_card(**kwargs)
+        if self.is_world_process_zero():
+            self.model_card.save(os.path.join(self.args.output_dir, "README.md"))
+
+
+class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
+    """`LengthGroupedSampler` whose order depends only on (seed, epoch).
+
+    Under DDP accelerate hands every process the same sampler and gives process `r` batches
+    `r, r + N, ...` of its order, so the order must be the same in every process. transformers'
+    sampler draws from the global torch generator, which dropout also draws from, by amounts that
+    depend on each process's padded batch shapes: from the second epoch on, the processes would
+    disagree and see some examples twice and others never. Trainer calls `set_epoch` before each
+    epoch, which also makes a resumed run see the order it would have seen.
+    """
+
+    def __init__(self, batch_size: int, lengths, seed: int):
+        super().__init__(batch_size, lengths=list(lengths), generator=torch.Generator())
+        self.seed = seed
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.generator.manual_seed(self.seed + epoch)
+
