@@ -45,10 +45,20 @@ def evaluate_folder(
     """Accuracy, macro-F1 and loss of a saved model on one split; writes its report and confusion matrix."""
     _check_batch_size(batch_size)
     tokenizer, model = load_classifier(model_dir)
-    dataset = align_labels(load_data(data_args)[split], model.config.id2label)
-    tokenized = tokenize(datasets.DatasetDict({split: dataset}), tokenizer, tokenizer.model_max_length)[split]
     output_dir = Path(output_dir or model_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    output = predict_split(tokenizer, model, load_data(data_args)[split], split, output_dir, batch_size)
+    label_names = [model.config.id2label[index] for index in range(model.config.num_labels)]
+    write_evaluation(output_dir, split, output.predictions, output.label_ids, label_names)
+    metrics = {"split": split, "examples": len(output.label_ids), **split_metrics(output.metrics, split)}
+    (output_dir / f"eval_{split}_results.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def predict_split(tokenizer, model, dataset: datasets.Dataset, split: str, output_dir: Path, batch_size: int):
+    """Trainer.predict over one split, its labels renumbered to the model's: logits, label ids, `{split}_*` metrics."""
+    dataset = align_labels(dataset, model.config.id2label)
+    tokenized = tokenize(datasets.DatasetDict({split: dataset}), tokenizer, tokenizer.model_max_length)[split]
     args = HfTrainingArguments(
         output_dir=str(output_dir),
         per_device_eval_batch_size=batch_size,
@@ -63,12 +73,7 @@ def evaluate_folder(
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=compute_metrics,
     )
-    output = trainer.predict(tokenized, metric_key_prefix=split)
-    label_names = [model.config.id2label[index] for index in range(model.config.num_labels)]
-    write_evaluation(output_dir, split, output.predictions, output.label_ids, label_names)
-    metrics = {"split": split, "examples": len(tokenized), **split_metrics(output.metrics, split)}
-    (output_dir / f"eval_{split}_results.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    return metrics
+    return trainer.predict(tokenized, metric_key_prefix=split)
 
 
 def _check_batch_size(batch_size: int) -> None:
@@ -101,21 +106,34 @@ def predict(model_dir: str, texts: list[str], batch_size: int = 64) -> list[dict
     Texts are truncated to the tokenizer's `model_max_length`, so a document of any size costs one
     tokenizer pass; lone surrogates are replaced with U+FFFD (`validation.clean_text`).
     """
+    check_texts(texts)
+    _check_batch_size(batch_size)
+    tokenizer, model = load_classifier(model_dir)
+    return label_answers(texts, class_probabilities(tokenizer, model, texts, batch_size), model.config.id2label)
+
+
+def check_texts(texts: list[str]) -> None:
     for index, text in enumerate(texts):
         if not isinstance(text, str):
             raise UsageError(f"texts[{index}] is {type(text).__name__} {text!r}, not a string")
-    _check_batch_size(batch_size)
-    tokenizer, model = load_classifier(model_dir)
-    results = []
+
+
+def class_probabilities(tokenizer, model, texts: list[str], batch_size: int) -> torch.Tensor:
+    """(len(texts), num_labels) softmax probabilities, `batch_size` texts at a time."""
     batches = range(0, len(texts), batch_size)
+    probabilities = [torch.empty(0, model.config.num_labels)]
     for start in tqdm(batches, desc="Predicting", unit="batch", disable=len(batches) < 2):
         chunk = texts[start : start + batch_size]
         inputs = tokenizer([clean_text(text) for text in chunk], truncation=True, padding=True, return_tensors="pt")
         with torch.inference_mode():
-            probabilities = model(**inputs).logits.float().softmax(dim=-1)
-        scores, indices = probabilities.max(dim=-1)
-        results += [
-            {"label": model.config.id2label[int(index)], "score": float(score), "text": text}
-            for text, score, index in zip(chunk, scores, indices)
-        ]
-    return results
+            probabilities.append(model(**inputs).logits.float().softmax(dim=-1))
+    return torch.cat(probabilities)
+
+
+def label_answers(texts: list[str], probabilities: torch.Tensor, id2label: dict) -> list[dict]:
+    """`{"label", "score", "text"}` for each text: the most probable class and its probability."""
+    scores, indices = probabilities.max(dim=-1)
+    return [
+        {"label": id2label[int(index)], "score": float(score), "text": text}
+        for text, score, index in zip(texts, scores, indices)
+    ]
