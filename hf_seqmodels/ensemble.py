@@ -23,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from transformers import EvalPrediction
 
-from .inference import check_texts, class_probabilities, label_answers, load_classifier, predict_split
+from .inference import check_batch_size, check_texts, class_probabilities, label_answers, load_classifier, predict_split
 from .metrics import compute_metrics
 from .training import DataArguments, UsageError, load_data, write_evaluation
 
@@ -93,8 +93,7 @@ def predict_ensemble(
     """
     check_texts(texts)
     weights = check_weights(weights, len(model_dirs))
-    if batch_size < 1:
-        raise UsageError(f"--batch_size must be ≥ 1, got {batch_size}")
+    check_batch_size(batch_size)
     members = load_members(model_dirs)
     probabilities = [class_probabilities(tokenizer, model, texts, batch_size).numpy() for tokenizer, model in members]
     mean = torch.from_numpy(mean_probabilities(probabilities, weights))
@@ -136,14 +135,14 @@ def evaluate_ensemble(
 ) -> dict:
     """`inference.evaluate_folder()` over several folders; writes the ensemble's report to `output_dir`."""
     weights = check_weights(weights, len(model_dirs))
-    if batch_size < 1:
-        raise UsageError(f"--batch_size must be ≥ 1, got {batch_size}")
+    check_batch_size(batch_size)
     if output_dir is None:  # each folder's own report stays its own
         raise UsageError("--output_dir: needed with several MODEL_DIRs (where the ensemble's report goes)")
     members = load_members(model_dirs)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    probabilities, _, label_ids = split_probabilities(members, load_data(data_args)[split], split, output_dir, batch_size)
+    dataset = load_data(data_args)[split]
+    probabilities, _, label_ids = split_probabilities(members, dataset, split, output_dir, batch_size)
     mean = mean_probabilities(probabilities, weights)
     write_evaluation(output_dir, split, mean, label_ids, label_names(members[0][1]))
     metrics = {"split": split, "examples": len(label_ids), **ensemble_metrics(mean, label_ids)}
@@ -154,10 +153,9 @@ def evaluate_ensemble(
 # --------------------------------------------------------------------------- the comparison's ensemble rows
 
 # The one classic member: the TF-IDF baselines' vectorizer with a classifier that gives probabilities
-# (LinearSVC and ComplementNB's are not calibrated, or not given). C=20: little regularization, as the
-# vectorizer's sublinear tf and max_df already keep the weights small.
+# (LinearSVC gives none, and ComplementNB's are far from calibrated). C=20 regularizes weakly: many of
+# the telling words are rare, and need large weights.
 TFIDF_MEMBER = "TF-IDF + LogisticRegression"
-TFIDF_MEMBER_SETTINGS = "TfidfVectorizer(sublinear_tf=True, max_df=0.5, min_df=2) + LogisticRegression(C=20, max_iter=1000)"
 
 
 def tfidf_logistic_regression():
@@ -182,6 +180,7 @@ def compare_rows(model_rows: list[dict], splits: datasets.DatasetDict, output_di
 
     models = members[:-1]
     rows = [_row("Ensemble: " + " + ".join(member["name"] for member in models), models, test, "all models")]
+    rows[0]["short_name"] = "Ensemble: all models"
     scored = []
     for size in range(2, len(members) + 1):
         for subset in itertools.combinations(members, size):
@@ -192,12 +191,13 @@ def compare_rows(model_rows: list[dict], splits: datasets.DatasetDict, output_di
             scored.append((entry, subset))
     # Most accurate on validation; then macro-F1; then the fewest members (the cheapest to run).
     scored.sort(key=lambda item: (-item[0]["validation_accuracy"], -item[0]["validation_macro_f1"], len(item[1])))
-    best_scores, best = scored[0]
+    _, best = scored[0]
     if len(best) == len(models) and all(a is b for a, b in zip(best, models)):
         rows[0]["chosen_on"] = "all models; also the subset best on validation"
     else:
         name = "Ensemble (best on validation): " + " + ".join(member["name"] for member in best)
         rows.append(_row(name, list(best), test, "validation"))
+        rows[-1]["short_name"] = f"Ensemble: best {len(best)} on validation"
     rows[-1]["validation_subsets"] = [entry for entry, _ in scored]
     return rows
 
@@ -265,13 +265,14 @@ def report_notes(rows: list[dict]) -> list[str]:
             return ["", "No ensemble rows: an ensemble needs at least two models, and --models gave one."]
         return []
     searched = len(ensembles[-1].get("validation_subsets", []))
+    chosen = "" if ensembles[-1]["chosen_on"] == "validation" else " (here: all the models together)"
     return [
         "",
         "Ensemble rows average their members' softmax probabilities on each test post, as "
         "`hf-seqmodels predict DIR1 DIR2 ...` does; their parameters and training time are the members' sums, "
         "and their inference speed is every member's run on the test split, added up. The subset "
         f"\"best on validation\" is, of the {searched} subsets of two or more of the models and "
-        f"{TFIDF_MEMBER} (C=20, fitted on the training split), the most accurate on the validation split; "
+        f"{TFIDF_MEMBER} (C=20, fitted on the training split), the most accurate on the validation split{chosen}; "
         "the test split chose nothing.",
     ]
 

@@ -43,7 +43,7 @@ def evaluate_folder(
     model_dir: str, data_args: DataArguments, split: str = "test", output_dir: str | None = None, batch_size: int = 128
 ) -> dict:
     """Accuracy, macro-F1 and loss of a saved model on one split; writes its report and confusion matrix."""
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
     tokenizer, model = load_classifier(model_dir)
     output_dir = Path(output_dir or model_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -76,7 +76,7 @@ def predict_split(tokenizer, model, dataset: datasets.Dataset, split: str, outpu
     return trainer.predict(tokenized, metric_key_prefix=split)
 
 
-def _check_batch_size(batch_size: int) -> None:
+def check_batch_size(batch_size: int) -> None:
     if batch_size < 1:
         raise UsageError(f"--batch_size must be ≥ 1, got {batch_size}")
 
@@ -107,7 +107,7 @@ def predict(model_dir: str, texts: list[str], batch_size: int = 64) -> list[dict
     tokenizer pass; lone surrogates are replaced with U+FFFD (`validation.clean_text`).
     """
     check_texts(texts)
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
     tokenizer, model = load_classifier(model_dir)
     return label_answers(texts, class_probabilities(tokenizer, model, texts, batch_size), model.config.id2label)
 

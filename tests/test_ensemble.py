@@ -6,12 +6,10 @@ import json
 import shutil
 
 import datasets
-import numpy as np
 import pytest
-from transformers import pipeline
 
-from conftest import tiny_classifier
-from hf_seqmodels import cli, train_tokenizer
+from conftest import pipeline_probabilities, save_tiny_folder
+from hf_seqmodels import cli
 from hf_seqmodels.ensemble import predict_ensemble
 from hf_seqmodels.inference import predict
 from test_cli import assert_one_error_line
@@ -25,28 +23,16 @@ WORDS = {
 }
 
 
-def save_member(folder, architecture, labels=LABELS, seed=0):
-    """A tiny untrained classifier with its own tokenizer, saved as `train` saves them."""
-    tokenizer = train_tokenizer(WORDS[architecture], vocab_size=40, model_max_length=64, min_df=1)
-    model = tiny_classifier(
-        architecture, seed=seed, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={name: index for index, name in enumerate(labels)},
-    )  # fmt: skip
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("members")
-    gru = save_member(root / "gru", "gru")
+    gru = save_tiny_folder(root / "gru", "gru", WORDS["gru"], LABELS)
     return {
         "gru": gru,
         "gru_copy": shutil.copytree(gru, root / "gru_copy"),
-        "transformer": save_member(root / "transformer", "transformer", seed=1),
-        "labels_swapped": save_member(root / "labels_swapped", "gru", labels=LABELS[::-1]),
-        "three_labels": save_member(root / "three_labels", "gru", labels=LABELS + ["graphics"]),
+        "transformer": save_tiny_folder(root / "transformer", "transformer", WORDS["transformer"], LABELS, seed=1),
+        "labels_swapped": save_tiny_folder(root / "labels_swapped", "gru", WORDS["gru"], LABELS[::-1]),
+        "three_labels": save_tiny_folder(root / "three_labels", "gru", WORDS["gru"], LABELS + ["graphics"]),
     }
 
 
@@ -75,14 +61,11 @@ def test_identical_folders_predict_as_the_single_folder(folders):
 
 def test_the_command_averages_each_folders_own_pipeline(folders, capsys):
     """Each folder's probabilities as transformers' pipeline gives them, with its own tokenizer, weighted 1:2."""
-    weights = np.array([1.0, 2.0])
-    per_folder = []
-    for name in ("gru", "transformer"):
-        answers = pipeline("text-classification", model=str(folders[name]), top_k=None)(TEXTS)
-        per_folder.append([[next(a["score"] for a in answer if a["label"] == label) for label in LABELS] for answer in answers])
-    mean = np.tensordot(weights, np.array(per_folder), axes=1) / weights.sum()  # (texts, labels)
+    gru, transformer = (pipeline_probabilities(folders[name], TEXTS, LABELS) for name in ("gru", "transformer"))
+    mean = (1 * gru + 2 * transformer) / 3  # (texts, labels)
 
-    code, out, err = run(capsys, "predict", folders["gru"], folders["transformer"], *TEXTS, "--weights", "1,2", "--json")
+    members = [folders["gru"], folders["transformer"]]
+    code, out, err = run(capsys, "predict", *members, *TEXTS, "--weights", "1,2", "--json")
     assert code == 0, err
     answers = [json.loads(line) for line in out.splitlines()]
     assert [a["text"] for a in answers] == TEXTS
@@ -141,7 +124,8 @@ def test_identical_folders_evaluate_as_the_single_folder(folders, data_files, ca
     code, out, err = run(capsys, "evaluate", folders["gru"], *data, "--output_dir", tmp_path / "one")
     assert code == 0, err
     single = json.loads(out.strip().splitlines()[-1])
-    code, out, err = run(capsys, "evaluate", folders["gru"], folders["gru_copy"], *data, "--output_dir", tmp_path / "two")
+    members = [folders["gru"], folders["gru_copy"]]
+    code, out, err = run(capsys, "evaluate", *members, *data, "--output_dir", tmp_path / "two")
     assert code == 0, err
     together = json.loads(out.strip().splitlines()[-1])
     assert together.keys() == single.keys() and together["examples"] == single["examples"] == 20
