@@ -170,7 +170,7 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
             "extra_training_arguments": list(extra),
             "baselines": {name: str(spec) for name, spec in BASELINES.items()},
             "models": {row["name"]: row["settings"] for row in rows if row["kind"] == "model"},
-            "ensemble_member": {ensemble.TFIDF_MEMBER: str(ensemble.tfidf_logistic_regression())},
+            "ensemble_member": {ensemble.TFIDF_MEMBER: ensemble.TFIDF_MEMBER_SETTINGS},
         },
     }
     (output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")

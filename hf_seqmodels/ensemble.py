@@ -164,6 +164,9 @@ def tfidf_logistic_regression():
     )
 
 
+TFIDF_MEMBER_SETTINGS = " ".join(str(tfidf_logistic_regression()).split())  # scikit-learn's repr, on one line
+
+
 def compare_rows(model_rows: list[dict], splits: datasets.DatasetDict, output_dir, batch_size: int = 128) -> list[dict]:
     """The ensemble rows of `compare`: every model together, and the subset best on the validation split.
 
