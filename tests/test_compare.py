@@ -13,7 +13,7 @@ from transformers import AutoModelForSequenceClassification
 
 from conftest import REPO_ROOT, pipeline_probabilities
 from hf_seqmodels.compare import CompareArguments, compare, render_report
-from hf_seqmodels.ensemble import predict_ensemble
+from hf_seqmodels.ensemble import evaluate_ensemble, predict_ensemble
 from hf_seqmodels.training import DataArguments, UsageError, load_data
 
 # Smaller still than --quick, to keep the suite short; the preset itself is what runs.
@@ -102,7 +102,7 @@ def test_ensemble_rows_follow_the_models(quick_run):
     assert "Ensemble rows average their members' softmax probabilities" in (output_dir / "report.md").read_text()
 
 
-def test_ensemble_row_is_the_mean_of_the_models_own_probabilities(quick_run):
+def test_ensemble_row_is_the_mean_of_the_models_own_probabilities(quick_run, tmp_path):
     """The row's accuracy, recomputed from each saved folder through transformers' own pipeline."""
     output_dir, results, _ = quick_run
     data_args = DataArguments(**json.loads((output_dir / "rnn" / "data_args.json").read_text()))
@@ -112,9 +112,11 @@ def test_ensemble_row_is_the_mean_of_the_models_own_probabilities(quick_run):
     predicted = np.mean([pipeline_probabilities(folder, test["text"], names) for folder in folders], axis=0).argmax(axis=1)
     everything = next(row for row in results["rows"] if row["kind"] == "ensemble")
     assert everything["test_accuracy"] == pytest.approx(np.mean(predicted == np.array(test["label"])), abs=1e-9)
-    # `hf-seqmodels predict DIR1 DIR2 ...` gives the same labels.
+    # `hf-seqmodels predict DIR1 DIR2 ...` gives the same labels, and `evaluate DIR1 DIR2 ...` the same figures.
     answers = predict_ensemble(folders, list(test["text"]))
     assert [answer["label"] for answer in answers] == [names[index] for index in predicted]
+    metrics = evaluate_ensemble(folders, data_args, "test", str(tmp_path))
+    assert (metrics["accuracy"], metrics["macro_f1"]) == (everything["test_accuracy"], everything["test_macro_f1"])
 
 
 def test_seed_protocol_removes_headers_footers_quotes_by_default():
