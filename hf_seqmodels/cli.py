@@ -4,8 +4,8 @@ Each job lives in its own module; this file only parses the command line, dispat
 user's mistake (`UsageError`) into one line on stderr and exit code 2.
 
     hf-seqmodels train [CONFIG.json] [--option value ...]     (the same as scripts/train.py)
-    hf-seqmodels evaluate MODEL_DIR [--split test] [data options as for train]
-    hf-seqmodels predict MODEL_DIR [TEXT ...] [--file PATH] [--json]
+    hf-seqmodels evaluate MODEL_DIR [MODEL_DIR ...] [--weights 1,2] [--split test] [data options as for train]
+    hf-seqmodels predict MODEL_DIR [MODEL_DIR ...] [TEXT ...] [--weights 1,2] [--file PATH] [--json]
     hf-seqmodels export MODEL_DIR --output_dir OUT [--quantize int8] [--opset N]
     hf-seqmodels compare [--protocol bydate|seed] [--models rnn,gru] [--quick] [training options]
     hf-seqmodels benchmark [--quick] [--output benchmark_results.json] [--threads N] [--scaling] [--deploy] [--keras]
@@ -17,7 +17,7 @@ import logging
 import sys
 from pathlib import Path
 
-from . import __version__, inference, training
+from . import __version__, ensemble, inference, training
 from .training import UsageError
 from .utils import one_line
 from .validation import check_utf8
@@ -58,7 +58,14 @@ def build_parser(benchmark_options: bool = True) -> argparse.ArgumentParser:
         epilog="Data options are those of `train` (--protocol, --remove, --train_file, --text_column, ...); "
         "by default the ones the model was trained with, read from MODEL_DIR/data_args.json.",
     )
-    evaluate.add_argument("model_dir", metavar="MODEL_DIR", help="a folder written by `train` (or a Hub repo)")
+    evaluate.add_argument(
+        "model_dir",
+        metavar="MODEL_DIR",
+        nargs="+",
+        help="a folder written by `train` (or a Hub repo); several: an ensemble (their probabilities averaged), "
+        "which needs --output_dir and reads data_args.json from the first",
+    )
+    evaluate.add_argument("--weights", help=WEIGHTS_HELP)
     evaluate.add_argument("--split", choices=("train", "validation", "test"), default="test")
     evaluate.add_argument("--output_dir", help="where the report and the plot go (default: MODEL_DIR)")
     evaluate.add_argument("--batch_size", type=int, default=128)
@@ -67,9 +74,11 @@ def build_parser(benchmark_options: bool = True) -> argparse.ArgumentParser:
     predict_parser = commands.add_parser(
         "predict",
         help="label and score of each text, from arguments, --file (one text a line) or stdin",
+        usage="%(prog)s [options] MODEL_DIR [MODEL_DIR ...] [TEXT ...]",
     )
-    predict_parser.add_argument("model_dir", metavar="MODEL_DIR")
+    predict_parser.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_DIRS_HELP)
     predict_parser.add_argument("texts", metavar="TEXT", nargs="*", help="texts to classify")
+    predict_parser.add_argument("--weights", help=WEIGHTS_HELP)
     predict_parser.add_argument("--file", help="read texts from this file, one a line ('-': stdin)")
     predict_parser.add_argument("--json", action="store_true", help="print one JSON object a line")
     predict_parser.add_argument("--batch_size", type=int, default=64)
@@ -99,6 +108,25 @@ def build_parser(benchmark_options: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+MODEL_DIRS_HELP = (
+    "a folder written by `train` (or a Hub repo). Further arguments that are folders holding a config.json are more "
+    "model folders, up to the first one that is not: from there on, every argument is a text. Several folders "
+    "predict as one (an ensemble): each tokenizes with its own tokenizer, and their probabilities are averaged"
+)
+WEIGHTS_HELP = "with several MODEL_DIRs: one weight per folder, comma-separated (e.g. 1,2,1); default: all alike"
+
+
+def split_model_dirs(arguments: list[str]) -> tuple[list[str], list[str]]:
+    """(model folders, texts) from `predict`'s positional arguments: the first is always a model; those after
+    it are more models while they are folders holding a config.json (a text can hardly be one), then texts."""
+    model_dirs = arguments[:1]
+    for argument in arguments[1:]:
+        if not Path(argument, "config.json").is_file():
+            break
+        model_dirs.append(argument)
+    return model_dirs, arguments[len(model_dirs) :]
+
+
 def run_train(argv: list[str]) -> int:
     model_args, data_args, training_args = training.parse_args(argv, prog=f"{PROG} train")
     summary = training.train(model_args, data_args, training_args)
@@ -108,8 +136,12 @@ def run_train(argv: list[str]) -> int:
 
 
 def run_evaluate(args, data_argv: list[str]) -> int:
-    data_args = evaluation_data_args(args.model_dir, data_argv)
-    metrics = training.evaluate_folder(args.model_dir, data_args, args.split, args.output_dir, args.batch_size)
+    data_args = evaluation_data_args(args.model_dir[0], data_argv)
+    weights = ensemble.check_weights(ensemble.parse_weights(args.weights), len(args.model_dir))
+    if len(args.model_dir) == 1:
+        metrics = training.evaluate_folder(args.model_dir[0], data_args, args.split, args.output_dir, args.batch_size)
+    else:
+        metrics = ensemble.evaluate_ensemble(args.model_dir, data_args, args.split, args.output_dir, args.batch_size, weights)
     print(json.dumps(metrics))
     return 0
 
@@ -123,12 +155,17 @@ def evaluation_data_args(model_dir: str, argv: list[str]) -> "training.DataArgum
 
 
 def run_predict(args, extra: list[str]) -> int:
-    texts = list(args.texts)
+    model_dirs, texts = split_model_dirs([args.model_dir, *args.texts])
+    weights = ensemble.check_weights(ensemble.parse_weights(args.weights), len(model_dirs))
     if args.file is not None:
         texts += read_lines(args.file)
     elif not texts:
         texts = read_lines("-")
-    for result in inference.predict(args.model_dir, texts, batch_size=args.batch_size):
+    if len(model_dirs) == 1:
+        results = inference.predict(model_dirs[0], texts, batch_size=args.batch_size)
+    else:
+        results = ensemble.predict_ensemble(model_dirs, texts, weights, batch_size=args.batch_size)
+    for result in results:
         if args.json:
             print(json.dumps(result, ensure_ascii=False))
         else:

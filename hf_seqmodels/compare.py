@@ -26,7 +26,7 @@ from sklearn.svm import LinearSVC
 from transformers import EvalPrediction, HfArgumentParser
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from . import machine, training
+from . import ensemble, machine, training
 from .metrics import compute_metrics, plot_confusion_matrix
 from .models import ARCHITECTURES
 from .utils import comma_list
@@ -150,6 +150,9 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
         if not args.keep_checkpoints:
             remove_checkpoints(Path(training_args.output_dir))
 
+    # Ensembles of the models just trained (or read back), scored by running their saved folders.
+    rows += ensemble.compare_rows([row for row in rows if row["kind"] == "model"], splits, output_dir)
+
     results = {
         "protocol": args.protocol,
         "remove": args.remove,
@@ -164,6 +167,7 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
             "extra_training_arguments": list(extra),
             "baselines": baseline_descriptions(),
             "models": {row["name"]: row["settings"] for row in rows if row["kind"] == "model"},
+            "ensemble_member": {ensemble.TFIDF_MEMBER: ensemble.TFIDF_MEMBER_SETTINGS},
         },
     }
     (output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -357,9 +361,10 @@ def write_plots(results: dict, output_dir: Path, label_names: list[str]) -> None
     figure = Figure(figsize=(7, 5), layout="constrained")
     axes = figure.subplots()
     for row in results["rows"]:
-        marker = "s" if row["kind"] == "baseline" else "o"
+        marker = {"baseline": "s", "ensemble": "D"}.get(row["kind"], "o")
         axes.scatter(row["train_seconds"], row["test_accuracy"], marker=marker, s=60)
-        axes.annotate(row["name"], (row["train_seconds"], row["test_accuracy"]), xytext=(5, 3), textcoords="offset points")
+        label = row.get("short_name", row["name"])  # an ensemble's full name lists every member
+        axes.annotate(label, (row["train_seconds"], row["test_accuracy"]), xytext=(5, 3), textcoords="offset points")
     axes.set_xscale("log")
     axes.set(xlabel="training time (s, log scale)", ylabel="test accuracy", title="Accuracy against training time")
     axes.grid(alpha=0.3)
@@ -407,7 +412,8 @@ def render_report(results: dict) -> str:
             f"| {row['inference_samples_per_second']:.1f} | {epochs} |"
         )
     lines += run_notes(rows)
-    lines += ["", "## What the numbers say", "", *summary_sentences(rows), ""]
+    lines += ensemble.report_notes(rows)
+    lines += ["", "## What the numbers say", "", *summary_sentences(rows), *ensemble.summary_sentences(rows), ""]
     lines += [
         "## Files",
         "",

@@ -3,7 +3,9 @@
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import torch
+from transformers import pipeline
 
 import hf_seqmodels
 
@@ -47,3 +49,21 @@ def tiny_classifier(architecture: str, perturb: bool = True, seed: int = 0, **ov
             for parameter in model.parameters():
                 parameter.add_(0.1 * torch.randn_like(parameter))
     return model.eval()
+
+
+def save_tiny_folder(folder: Path, architecture: str, texts: list[str], labels: list[str], seed: int = 0) -> Path:
+    """A tiny untrained classifier and a tokenizer fitted on `texts`, saved as `train` saves them (no training)."""
+    tokenizer = hf_seqmodels.train_tokenizer(texts, vocab_size=VOCAB_SIZE, model_max_length=64, min_df=1)
+    id2label = dict(enumerate(labels))
+    model = tiny_classifier(
+        architecture, seed=seed, num_labels=len(labels), id2label=id2label, label2id={n: i for i, n in id2label.items()}
+    )
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def pipeline_probabilities(folder, texts: list[str], labels: list[str]) -> np.ndarray:
+    """(texts, labels) probabilities as transformers' own text-classification pipeline gives them."""
+    answers = pipeline("text-classification", model=str(folder), top_k=None, truncation=True)(list(texts))
+    return np.array([[next(a["score"] for a in answer if a["label"] == label) for label in labels] for answer in answers])

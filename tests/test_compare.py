@@ -7,12 +7,14 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from transformers import AutoModelForSequenceClassification
 
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, pipeline_probabilities
 from hf_seqmodels.compare import BASELINES, CompareArguments, baseline_descriptions, compare, render_report
-from hf_seqmodels.training import UsageError
+from hf_seqmodels.ensemble import evaluate_ensemble, predict_ensemble
+from hf_seqmodels.training import DataArguments, UsageError, load_data
 
 # Smaller still than --quick, to keep the suite short; the preset itself is what runs.
 SMALLER = ["--max_train_samples", "400", "--max_eval_samples", "100", "--max_test_samples", "200", "--max_length", "48"]
@@ -45,7 +47,7 @@ def test_every_output_file_is_written(quick_run):
 
 def test_results_hold_every_model_and_baseline(quick_run):
     _, results, _ = quick_run
-    names = [row["name"] for row in results["rows"]]
+    names = [row["name"] for row in results["rows"] if row["kind"] != "ensemble"]
     assert sorted(names) == sorted(["RNN", "LSTM", "GRU", "Transformer", "TF-IDF + LinearSVC", "TF-IDF + ComplementNB"])
     assert results["quick"] and results["protocol"] == "bydate" and results["remove"] == ""
     assert results["split_sizes"] == {"train": 400, "validation": 100, "test": 200}
@@ -81,6 +83,43 @@ def test_report_figures_match_results_json(quick_run):
     assert report == render_report(results)
 
 
+def test_ensemble_rows_follow_the_models(quick_run):
+    output_dir, results, stdout = quick_run
+    models = {row["name"]: row for row in results["rows"] if row["kind"] == "model"}
+    ensembles = [row for row in results["rows"] if row["kind"] == "ensemble"]
+    everything = ensembles[0]
+    assert everything["name"] == "Ensemble: RNN + LSTM + GRU + Transformer" and everything["name"] in stdout
+    assert everything["members"] == ["RNN", "LSTM", "GRU", "Transformer"]
+    assert everything["num_parameters"] == sum(row["num_parameters"] for row in models.values())
+    assert everything["train_seconds"] == pytest.approx(sum(row["train_seconds"] for row in models.values()), abs=0.2)
+    # The subset is the one best on validation, of every subset of two or more candidates.
+    chosen = ensembles[-1]
+    subsets = chosen["validation_subsets"]
+    assert len(subsets) == 2**5 - 1 - 5  # four models and the TF-IDF member
+    best = max(subsets, key=lambda entry: entry["validation_accuracy"])
+    (entry,) = [entry for entry in subsets if entry["members"] == chosen["members"]]
+    assert entry["validation_accuracy"] == best["validation_accuracy"]
+    assert len(ensembles) == 1 or chosen["name"] == "Ensemble (best on validation): " + " + ".join(chosen["members"])
+    assert "Ensemble rows average their members' softmax probabilities" in (output_dir / "report.md").read_text()
+
+
+def test_ensemble_row_is_the_mean_of_the_models_own_probabilities(quick_run, tmp_path):
+    """The row's accuracy, recomputed from each saved folder through transformers' own pipeline."""
+    output_dir, results, _ = quick_run
+    data_args = DataArguments(**json.loads((output_dir / "rnn" / "data_args.json").read_text()))
+    test = load_data(data_args)["test"]
+    names = test.features["label"].names
+    folders = [str(output_dir / architecture) for architecture in ("rnn", "lstm", "gru", "transformer")]
+    predicted = np.mean([pipeline_probabilities(folder, test["text"], names) for folder in folders], axis=0).argmax(axis=1)
+    everything = next(row for row in results["rows"] if row["kind"] == "ensemble")
+    assert everything["test_accuracy"] == pytest.approx(np.mean(predicted == np.array(test["label"])), abs=1e-9)
+    # `hf-seqmodels predict DIR1 DIR2 ...` gives the same labels, and `evaluate DIR1 DIR2 ...` the same figures.
+    answers = predict_ensemble(folders, list(test["text"]))
+    assert [answer["label"] for answer in answers] == [names[index] for index in predicted]
+    metrics = evaluate_ensemble(folders, data_args, "test", str(tmp_path))
+    assert (metrics["accuracy"], metrics["macro_f1"]) == (everything["test_accuracy"], everything["test_macro_f1"])
+
+
 def test_seed_protocol_removes_headers_footers_quotes_by_default():
     arguments = CompareArguments(protocol="seed")
     assert arguments.remove == "headers,footers,quotes" and arguments.output_dir == "outputs/compare-seed"
@@ -105,6 +144,9 @@ def test_resume_reads_finished_models_back_from_a_moved_comparison(quick_run, tm
     for row in (row for row in results["rows"] if row["kind"] == "model"):
         assert row["read_back"] and row["test_accuracy"] == before[row["name"]]["test_accuracy"]
         assert row["train_seconds"] == before[row["name"]]["train_seconds"]
+    # The ensembles are computed again from the folders read back: the same rows.
+    ensembles = {row["name"]: row["test_accuracy"] for row in results["rows"] if row["kind"] == "ensemble"}
+    assert ensembles and ensembles == {row["name"]: row["test_accuracy"] for row in first["rows"] if row["kind"] == "ensemble"}
     assert "Read back from an earlier run of this comparison (--resume): RNN, LSTM, GRU, Transformer." in (
         output_dir / "report.md"
     ).read_text()
@@ -123,6 +165,7 @@ def test_resume_continues_an_interrupted_model_from_its_checkpoint(newsgroups_ho
     report = (tmp_path / "report.md").read_text()
     assert "Resumed from a checkpoint: RNN (from step" in report
     assert "trains fastest" not in report  # a resumed run's time is not a whole run's
+    assert "No ensemble rows: an ensemble needs at least two models" in report
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
 import hf_seqmodels
-from helpers import ARCHITECTURES, REPO_ROOT, tiny_classifier
+from helpers import ARCHITECTURES, REPO_ROOT, save_tiny_folder
 from hf_seqmodels import cli, train_tokenizer
 from hf_seqmodels.inference import load_classifier, predict
 from hf_seqmodels.training import (
@@ -47,12 +47,7 @@ def datasets_cache_in_tmp(tmp_path, monkeypatch):
 
 
 def save_folder(architecture: str, folder: Path) -> Path:
-    """A tiny untrained classifier and its tokenizer saved as `train` saves them (no training needed)."""
-    tokenizer = train_tokenizer(WORDS, vocab_size=40, model_max_length=64, min_df=1)
-    model = tiny_classifier(architecture, num_labels=2, id2label=dict(enumerate(LABELS)), label2id={n: i for i, n in enumerate(LABELS)})
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny_folder(folder, architecture, WORDS, LABELS)
 
 
 @pytest.fixture(scope="module")

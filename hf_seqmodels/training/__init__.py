@@ -29,7 +29,7 @@ _PUBLIC_NAMES = {
     "building": ["build_model", "build_tokenizer", "load_data", "sample", "tokenize"],
     "checkpoints": ["checkpoint_problem", "resolve_checkpoint"],
     "errors": ["UsageError"],
-    "evaluation": ["evaluate_folder"],
+    "evaluation": ["evaluate_folder", "predict_split"],
     "jobs": ["train"],
     "loading": ["check_batch_size", "is_exported", "load_classifier", "onnx_runtime"],
     "outputs": ["split_metrics", "write_evaluation"],

@@ -27,10 +27,20 @@ def evaluate_folder(
     if is_exported(model_dir):
         return evaluate_exported(model_dir, data_args, split, output_dir, batch_size)
     tokenizer, model = load_classifier(model_dir)
-    dataset = align_labels(load_data(data_args)[split], model.config.id2label)
-    tokenized = tokenize(datasets.DatasetDict({split: dataset}), tokenizer)[split]
     output_dir = Path(output_dir or model_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    output = predict_split(tokenizer, model, load_data(data_args)[split], split, output_dir, batch_size)
+    label_names = [model.config.id2label[index] for index in range(model.config.num_labels)]
+    write_evaluation(output_dir, split, output.predictions, output.label_ids, label_names)
+    metrics = {"split": split, "examples": len(output.label_ids), **split_metrics(output.metrics, split)}
+    (output_dir / f"eval_{split}_results.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def predict_split(tokenizer, model, dataset: datasets.Dataset, split: str, output_dir: Path, batch_size: int):
+    """Trainer.predict over one split, its labels renumbered to the model's: logits, label ids, `{split}_*` metrics."""
+    dataset = align_labels(dataset, model.config.id2label)
+    tokenized = tokenize(datasets.DatasetDict({split: dataset}), tokenizer)[split]
     args = HfTrainingArguments(
         output_dir=str(output_dir),
         per_device_eval_batch_size=batch_size,
@@ -45,12 +55,7 @@ def evaluate_folder(
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=compute_metrics,
     )
-    output = trainer.predict(tokenized, metric_key_prefix=split)
-    label_names = [model.config.id2label[index] for index in range(model.config.num_labels)]
-    write_evaluation(output_dir, split, output.predictions, output.label_ids, label_names)
-    metrics = {"split": split, "examples": len(tokenized), **split_metrics(output.metrics, split)}
-    (output_dir / f"eval_{split}_results.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    return metrics
+    return trainer.predict(tokenized, metric_key_prefix=split)
 
 
 def evaluate_exported(model_dir: str, data_args: DataArguments, split: str, output_dir: str | None, batch_size: int) -> dict:
