@@ -17,7 +17,7 @@ import logging
 import sys
 from pathlib import Path
 
-from . import __version__, ensemble, inference, training
+from . import __version__, inference, training
 from .training import UsageError
 from .utils import one_line
 from .validation import check_utf8
@@ -137,10 +137,12 @@ def run_train(argv: list[str]) -> int:
 
 def run_evaluate(args, data_argv: list[str]) -> int:
     data_args = evaluation_data_args(args.model_dir[0], data_argv)
-    weights = ensemble.check_weights(ensemble.parse_weights(args.weights), len(args.model_dir))
-    if len(args.model_dir) == 1:
+    if len(args.model_dir) == 1 and args.weights is None:
         metrics = training.evaluate_folder(args.model_dir[0], data_args, args.split, args.output_dir, args.batch_size)
     else:
+        from . import ensemble
+
+        weights = ensemble.check_weights(ensemble.parse_weights(args.weights), len(args.model_dir))
         metrics = ensemble.evaluate_ensemble(args.model_dir, data_args, args.split, args.output_dir, args.batch_size, weights)
     print(json.dumps(metrics))
     return 0
@@ -156,12 +158,16 @@ def evaluation_data_args(model_dir: str, argv: list[str]) -> "training.DataArgum
 
 def run_predict(args, extra: list[str]) -> int:
     model_dirs, texts = split_model_dirs([args.model_dir, *args.texts])
-    weights = ensemble.check_weights(ensemble.parse_weights(args.weights), len(model_dirs))
+    several = len(model_dirs) > 1 or args.weights is not None
+    if several:  # the ensemble's code (and its scoring) is imported only for an ensemble
+        from . import ensemble
+
+        weights = ensemble.check_weights(ensemble.parse_weights(args.weights), len(model_dirs))
     if args.file is not None:
         texts += read_lines(args.file)
     elif not texts:
         texts = read_lines("-")
-    if len(model_dirs) == 1:
+    if not several:
         results = inference.predict(model_dirs[0], texts, batch_size=args.batch_size)
     else:
         results = ensemble.predict_ensemble(model_dirs, texts, weights, batch_size=args.batch_size)

@@ -20,7 +20,6 @@ from datasets import Dataset
 from huggingface_hub import ModelCard
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
 
-import hf_seqmodels
 from helpers import REPO_ROOT, WITHOUT_PACKAGE
 from hf_seqmodels import GRUConfig, train_tokenizer
 from hf_seqmodels.data import NEWSGROUPS

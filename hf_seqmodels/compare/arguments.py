@@ -1,0 +1,111 @@
+"""`hf-seqmodels compare`'s options, and the `train` command line each model gets from them."""
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from transformers import HfArgumentParser
+
+from .. import training
+from ..models import ARCHITECTURES
+from ..utils import comma_list
+
+# The original notebook's protocol removed headers, footers and quotes; the standard bydate one keeps them.
+DEFAULT_REMOVE = {"bydate": "", "seed": "headers,footers,quotes"}
+
+
+# A smoke check: a small stratified slice, one short epoch, a small vocabulary.
+QUICK_ARGS = [
+    "--max_train_samples", "1200", "--max_eval_samples", "300", "--max_test_samples", "600",
+    "--num_train_epochs", "1", "--max_length", "128", "--vocab_size", "8000", "--early_stopping_patience", "0",
+]  # fmt: skip
+
+
+@dataclass
+class CompareArguments:
+    protocol: str = field(
+        default="bydate",
+        metadata={
+            "help": "bydate (standard train/test, headers kept) or seed (the original notebook's: all posts, random 60/20/20)."
+        },
+    )
+    models: str = field(
+        default="rnn,lstm,gru,transformer", metadata={"help": "Architectures to train, comma-separated."}
+    )
+    remove: str | None = field(
+        default=None,
+        metadata={
+            "help": "Parts of the posts to strip (headers,footers,quotes); default: none for bydate, all three for seed."
+        },
+    )
+    output_dir: str | None = field(
+        default=None, metadata={"help": "Where to write; default: outputs/compare-<protocol>."}
+    )
+    quick: bool = field(
+        default=False, metadata={"help": "Smoke check: a small slice and one epoch (about two minutes)."}
+    )
+    data_home: str | None = field(
+        default=None, metadata={"help": "scikit-learn data folder (default: $SCIKIT_LEARN_DATA)."}
+    )
+    seed: int = field(default=42, metadata={"help": "Seed of the split, the slices and the training runs."})
+    num_processes: int = field(
+        default=1,
+        metadata={
+            "help": "Train each model across this many processes (GPUs, or CPU processes) via accelerate launch."
+        },
+    )
+    keep_checkpoints: bool = field(
+        default=False,
+        metadata={
+            "help": "Keep each model's checkpoint-* folders (optimizer state; ~300 MB per model at the ready configs)."
+        },
+    )
+    resume: bool = field(
+        default=False,
+        metadata={
+            "help": "Continue an interrupted comparison in the same --output_dir with the same options: finished models "
+            "are read back, an interrupted one resumes from its newest complete checkpoint, the rest train from the start."
+        },
+    )
+
+    def __post_init__(self):
+        if self.protocol not in DEFAULT_REMOVE:
+            raise training.UsageError(f"--protocol must be one of {', '.join(DEFAULT_REMOVE)}, got {self.protocol!r}")
+        unknown = [name for name in self.model_names if name not in ARCHITECTURES]
+        if unknown or not self.model_names:
+            raise training.UsageError(
+                f"--models {self.models!r}: unknown {', '.join(unknown) or 'empty list'}; valid: {', '.join(ARCHITECTURES)}"
+            )
+        if self.num_processes < 1:
+            raise training.UsageError(f"--num_processes must be ≥ 1, got {self.num_processes}")
+        if self.remove is None:
+            self.remove = DEFAULT_REMOVE[self.protocol]
+        if self.output_dir is None:
+            self.output_dir = f"outputs/compare-{self.protocol}" + ("-quick" if self.quick else "")
+
+    @property
+    def model_names(self) -> list[str]:
+        return comma_list(self.models)
+
+
+def parse_args(argv: list[str] | None = None, prog: str | None = None):
+    """Compare's own options; anything else (e.g. `--num_train_epochs 2`) goes to every training run."""
+    parser = HfArgumentParser(CompareArguments, prog=prog)
+    compare_args, extra = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
+    return compare_args, extra
+
+
+def config_path(architecture: str) -> Path:
+    return Path(str(resources.files("hf_seqmodels") / "configs" / f"{architecture}.json"))
+
+
+def training_argv(args: CompareArguments, architecture: str, extra: list[str]) -> list[str]:
+    argv = [
+        str(config_path(architecture)),
+        "--output_dir", str(Path(args.output_dir) / architecture),
+        "--protocol", args.protocol, "--remove", args.remove,
+        "--seed", str(args.seed), "--split_seed", str(args.seed),
+    ]  # fmt: skip
+    if args.data_home:
+        argv += ["--data_home", args.data_home]
+    return argv + (QUICK_ARGS if args.quick else []) + list(extra)
