@@ -135,7 +135,7 @@ def evaluate_ensemble(
     batch_size: int = 128,
     weights: list[float] | None = None,
 ) -> dict:
-    """`inference.evaluate_folder()` over several folders; writes the ensemble's report to `output_dir`."""
+    """`training.evaluate_folder()` over several folders; writes the ensemble's report to `output_dir`."""
     weights = check_weights(weights, len(model_dirs))
     check_batch_size(batch_size)
     if output_dir is None:  # each folder's own report stays its own

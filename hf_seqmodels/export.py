@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from . import onnx_inference
-from .inference import load_classifier
+from .training import load_classifier
 from .training import UsageError
 
 SUPPORTED_OPSETS = range(14, 21)

@@ -18,7 +18,7 @@ Both run on the CPU, whatever the benchmark's `device`: ONNX Runtime is installe
 execution provider only.
 
 With `model_dirs`, the test accuracy of the PyTorch folder and of both exports
-(`inference.evaluate_folder`, on the data each folder was trained on) stands beside the timings.
+(`training.evaluate_folder`, on the data each folder was trained on) stands beside the timings.
 """
 
 import json
@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..inference import evaluate_folder, load_classifier
+from ..training import evaluate_folder, load_classifier
 from ..models import ARCHITECTURES
 from ..training import DataArguments, UsageError, parse_arguments
 from .batches import Posts, length_grouped_rows, median_length_rows

@@ -69,10 +69,11 @@ def keras_description(architecture: str, config) -> str:
             f"({config.num_attention_heads} heads) + Dense FFN {config.intermediate_size}, mean+max pooling; "
             "no [CLS] token, no sqrt(d) embedding scale"
         )
+    # Keras's GRU (reset_after=True) keeps two bias vectors as torch does; its LSTM and SimpleRNN keep one.
+    bias = "" if architecture == "gru" else "one bias vector where torch has two; "
     return (
         f"Embedding(mask_zero) + {config.num_hidden_layers} x Bidirectional({KERAS_CELLS[architecture]}({config.hidden_size})), "
-        "mean+max pooling; one bias vector where torch has two; masked, so Keras's Python step loop (its fused "
-        "kernels take no mask)"
+        f"mean+max pooling; {bias}masked, so Keras's Python step loop (its fused kernels take no mask)"
     )
 
 

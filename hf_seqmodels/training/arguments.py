@@ -48,7 +48,7 @@ class ModelArguments:
         metadata={"help": "Config values to change, e.g. 'hidden_size=256,pooling=mean,bidirectional=false'."},
     )
     vocab_size: int = field(
-        default=30000, metadata={"help": "Tokenizer vocabulary size, [PAD] and [UNK] included (from scratch only)."}
+        default=30000, metadata={"help": "Tokenizer vocabulary size, [PAD], [UNK] and [MASK] included (from scratch only)."}
     )
     max_length: int | None = field(
         default=None,
