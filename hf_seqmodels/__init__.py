@@ -1,7 +1,7 @@
 """hf_seqmodels: RNN, LSTM, GRU and a small Transformer text classifier as Hugging Face transformers models.
 
-Importing the package registers the four architectures with `AutoConfig`, `AutoModel` and
-`AutoModelForSequenceClassification`, and nothing else: the data, tokenizer and training functions
+Importing the package registers the four architectures with `AutoConfig`, `AutoModel`,
+`AutoModelForSequenceClassification` and `AutoModelForMaskedLM`, and nothing else: the data, tokenizer and training functions
 (`Trainer`, `datasets`, scikit-learn) are imported on first use, as transformers imports its own, so
 that loading a model or `hf-seqmodels predict` does not pay for them. `train(*parse_args([...]))`
 trains one model the way `hf-seqmodels train` does.
@@ -12,16 +12,20 @@ import importlib
 from .models import (
     ARCHITECTURES,
     GRUConfig,
+    GRUForMaskedLM,
     GRUForSequenceClassification,
     GRUModel,
     LSTMConfig,
+    LSTMForMaskedLM,
     LSTMForSequenceClassification,
     LSTMModel,
     RecurrentConfig,
     RNNConfig,
+    RNNForMaskedLM,
     RNNForSequenceClassification,
     RNNModel,
     TransformerConfig,
+    TransformerForMaskedLM,
     TransformerForSequenceClassification,
     TransformerModel,
 )
@@ -55,6 +59,10 @@ __all__ = [
     "LSTMForSequenceClassification",
     "GRUForSequenceClassification",
     "TransformerForSequenceClassification",
+    "RNNForMaskedLM",
+    "LSTMForMaskedLM",
+    "GRUForMaskedLM",
+    "TransformerForMaskedLM",
     "train_tokenizer",
     "load_newsgroups",
     "load_text_dataset",

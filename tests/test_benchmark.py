@@ -126,6 +126,7 @@ ROW_COLUMNS = {
 }
 
 
+@pytest.mark.slow
 def test_tiny_benchmark_run_reports_every_model_and_column(newsgroups_home, tmp_path):
     settings = benchmark.BenchmarkSettings(
         batch_size=2,
@@ -187,6 +188,7 @@ def test_a_model_that_fails_is_reported_not_timed():
     assert row["error"] == broken.error and row["train_samples_per_s"] is None
 
 
+@pytest.mark.slow
 def test_recurrent_bound_script_reports_a_bound_per_recurrent_model(newsgroups_home, tmp_path):
     """scripts/recurrent_bound.py (README, Speed) writes one row per recurrent model with every timing it reports.
 
@@ -205,6 +207,7 @@ def test_recurrent_bound_script_reports_a_bound_per_recurrent_model(newsgroups_h
     assert sum(line.startswith(("| rnn", "| lstm", "| gru")) for line in printed.splitlines()) == 3
 
 
+@pytest.mark.slow
 def test_deployment_rows_compare_each_export_with_eager_pytorch(newsgroups_home, tmp_path):
     """`--deploy`: for each architecture, eager PyTorch, ONNX Runtime fp32 and int8, each timed, sized and
     compared with eager; the int8 file is the smaller one. How fast each is is the benchmark's finding."""
@@ -309,6 +312,7 @@ def test_keras_peers_ignore_padding_as_ours_do(architecture):
     torch.testing.assert_close(batched, alone, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.slow
 @requires_keras
 def test_keras_rows_stand_beside_ours_with_ratios(newsgroups_home, tmp_path):
     """`--keras`: one Keras 3 row per architecture, timed in the same run; ours report their ratio to it."""

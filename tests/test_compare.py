@@ -16,6 +16,8 @@ from hf_seqmodels.compare import BASELINES, CompareArguments, baseline_descripti
 from hf_seqmodels.ensemble import evaluate_ensemble, predict_ensemble
 from hf_seqmodels.training import DataArguments, UsageError, load_data
 
+pytestmark = pytest.mark.slow  # trains models or starts processes: left out of the fast subset
+
 # Smaller still than --quick, to keep the suite short; the preset itself is what runs.
 SMALLER = ["--max_train_samples", "400", "--max_eval_samples", "100", "--max_test_samples", "200", "--max_length", "48"]
 

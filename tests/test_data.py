@@ -152,6 +152,7 @@ def test_same_seed_same_split_other_seed_other_split(protocol, offline_newsgroup
     assert first["validation"]["text"] != other["validation"]["text"]
 
 
+@pytest.mark.slow
 def test_categories_and_remove_reach_fetch_20newsgroups(sklearn_corpus):
     everything = ("headers", "footers", "quotes")
     # Given out of order; labels follow scikit-learn's alphabetical order all the same.

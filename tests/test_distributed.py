@@ -20,6 +20,8 @@ from helpers import REPO_ROOT
 from hf_seqmodels.compare import CompareArguments, compare
 from hf_seqmodels.training import parse_args, train
 
+pytestmark = pytest.mark.slow  # trains models or starts processes: left out of the fast subset
+
 ACCELERATE_CONFIGS = REPO_ROOT / "scripts" / "accelerate"
 TRAIN_SCRIPT = REPO_ROOT / "scripts" / "train.py"
 GLOBAL_BATCH = 8

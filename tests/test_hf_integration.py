@@ -92,6 +92,7 @@ def test_empty_and_whitespace_text_give_predictions(architecture, tokenizer):
     assert logits.shape == (3, 2) and torch.isfinite(logits).all()
 
 
+@pytest.mark.slow
 def test_remote_code_loads_where_the_package_cannot_be_imported(architecture, tokenizer, tmp_path):
     model = save_classifier(architecture, tokenizer, tmp_path / "model")
     batch = tokenizer(TEXTS[:3], padding=True, return_tensors="pt")
@@ -130,6 +131,7 @@ def saveable_classes(architecture):
     return [entry.model_class, entry.classifier_class, entry.masked_lm_class]
 
 
+@pytest.mark.slow
 def test_every_saved_class_loads_back_through_every_auto_class_with_remote_code(architecture, tmp_path):
     """Each folder answers to every Auto class in its `auto_map` where this package is not installed, and
     the class that was saved comes back with the same outputs."""

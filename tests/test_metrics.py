@@ -61,6 +61,7 @@ def test_accepts_tuple_of_model_outputs():
     assert result == {"accuracy": 1.0, "macro_f1": 1.0}
 
 
+@pytest.mark.slow
 def test_works_offline_with_empty_hub_cache(tmp_path):
     # A fresh process with the Hub switched off, an empty Hugging Face cache and every network
     # connection refused: evaluate.load("accuracy") would fail here, our metrics must not.

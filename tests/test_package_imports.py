@@ -4,6 +4,7 @@ import ast
 import subprocess
 import sys
 
+import pytest
 from helpers import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "hf_seqmodels"
@@ -16,6 +17,7 @@ def modules_imported_by(code: str) -> list[str]:
     return result.stdout.split()
 
 
+@pytest.mark.slow
 def test_importing_the_package_registers_the_models_and_loads_nothing_heavy():
     code = (
         "import hf_seqmodels\n"
@@ -25,6 +27,7 @@ def test_importing_the_package_registers_the_models_and_loads_nothing_heavy():
     assert modules_imported_by(code) == []
 
 
+@pytest.mark.slow
 def test_predict_loads_no_trainer_data_sets_benchmark_or_comparison():
     assert modules_imported_by("import hf_seqmodels.cli, hf_seqmodels.inference") == []
 

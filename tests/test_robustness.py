@@ -99,6 +99,7 @@ def test_surrogates_are_replaced_not_dropped():
         tokenizer("orbit\ud800car")
 
 
+@pytest.mark.slow
 def test_ten_megabyte_document_is_truncated_to_the_models_length(folders, monkeypatch):
     document = "the probe reached orbit and the car engine overheats " * 200_000  # 10.6 MB
     assert len(document) > 10_000_000
@@ -439,6 +440,7 @@ def uninterrupted(newsgroups_home, tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics(uninterrupted, tmp_path):
     assert cli.main(["train", *RUN, "--output_dir", str(tmp_path)]) == 0
     assert results(tmp_path) == results(uninterrupted)
@@ -449,6 +451,7 @@ def test_same_seed_same_metrics(uninterrupted, tmp_path):
     assert [(e["step"], e["eval_loss"]) for e in first["history"]] == [(e["step"], e["eval_loss"]) for e in second["history"]]
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_metrics(uninterrupted, newsgroups_home, tmp_path):
     # SIGKILL (no clean-up possible) once the second checkpoint is complete; the run has 45 steps.
     env = os.environ | {"SCIKIT_LEARN_DATA": str(newsgroups_home), "PYTHONPATH": str(REPO_ROOT)}

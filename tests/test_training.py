@@ -135,6 +135,7 @@ def run(request, trained):
     return request.param, folder, stdout
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_every_output_file(run):
     architecture, folder, stdout = run
     files = {path.name for path in folder.iterdir()}
@@ -148,6 +149,7 @@ def test_smoke_run_writes_every_output_file(run):
     assert summary["architecture"] == architecture and Path(summary["output_dir"]) == folder
 
 
+@pytest.mark.slow
 def test_folder_reloads_with_auto_classes_and_names_the_groups(run, test_split):
     _, folder, _ = run
     config = AutoConfig.from_pretrained(folder)
@@ -163,6 +165,7 @@ def test_folder_reloads_with_auto_classes_and_names_the_groups(run, test_split):
     assert [row["label"] for row in rows] == [NEWSGROUPS[label] for label in test_split["label"]]
 
 
+@pytest.mark.slow
 def test_folders_load_with_trust_remote_code_where_the_package_is_missing(trained, newsgroups_home, tmp_path):
     # The model card's first example, in a process that cannot import hf_seqmodels.
     texts = ["The shuttle reached orbit", "My car engine overheats", "", "orbit " * 3000]  # the last: past any length
@@ -189,6 +192,7 @@ def test_folders_load_with_trust_remote_code_where_the_package_is_missing(traine
         assert all(module.startswith("transformers_modules") for _, _, module in answers[name])
 
 
+@pytest.mark.slow
 def test_all_results_and_summary_hold_validation_and_test_metrics(run):
     _, folder, _ = run
     results = json.loads((folder / "all_results.json").read_text())
@@ -209,6 +213,7 @@ def test_all_results_and_summary_hold_validation_and_test_metrics(run):
     assert set(NEWSGROUPS) <= set(report) and report["accuracy"] == pytest.approx(results["test_accuracy"])
 
 
+@pytest.mark.slow
 def test_model_card_has_hub_metadata_and_usage(run):
     architecture, folder, _ = run
     card = ModelCard.load(folder / "README.md")
@@ -253,6 +258,7 @@ def test_training_from_a_saved_folder_keeps_its_tokenizer_and_weights(refit):
     assert after["classifier.weight"].shape[0] == 2
 
 
+@pytest.mark.slow
 def test_continuing_from_a_saved_folder_keeps_its_length_unless_told(trained):
     folder = str(trained["gru"][0])
     model_args, _, _ = parse_args(["--model_name_or_path", folder])
@@ -263,6 +269,7 @@ def test_continuing_from_a_saved_folder_keeps_its_length_unless_told(trained):
     assert parse_args(["--architecture", "gru"])[0].max_length == 256
 
 
+@pytest.mark.slow
 def test_architecture_must_match_the_saved_folder(trained):
     folder = str(trained["gru"][0])
     with pytest.raises(UsageError, match="--architecture lstm does not match the gru model"):
@@ -458,6 +465,7 @@ def test_csv_data_set_trains(sms_csv, tmp_path):
     assert data_args["train_file"] == str(sms_csv) and data_args["text_column"] == "message"
 
 
+@pytest.mark.slow
 def test_resume_from_checkpoint_continues(newsgroups_home, tmp_path):
     model_args = ModelArguments(architecture="rnn", config_overrides=TINY["rnn"], vocab_size=1000, max_length=16)
     data_args = DataArguments(
