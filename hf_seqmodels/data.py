@@ -25,6 +25,7 @@ import numpy as np
 from datasets.utils.stratify import stratified_shuffle_split_generate_indices
 from sklearn.datasets import fetch_20newsgroups
 
+from .utils import first_line
 from .validation import check_label_column, check_text_column, check_utf8
 
 PROTOCOLS = ("bydate", "seed")
@@ -162,7 +163,7 @@ def load_text_dataset(
             cause = error.__cause__ or error
             raise ValueError(
                 f"data files {list(files.values())} could not be read as {builder}: "
-                f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
+                f"{type(cause).__name__}: {first_line(cause)}"
             ) from error
         sources = {split: repr(path) for split, path in files.items()}
     else:

@@ -161,6 +161,7 @@ def load_session(path: Path, threads: int | None) -> onnxruntime.InferenceSessio
     return session
 
 
+# hf_seqmodels.utils.first_line, repeated: this file runs on its own, copied into exported folders as predict.py.
 def first_line(error: Exception) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 

@@ -30,6 +30,8 @@ from typing import BinaryIO, NamedTuple
 import numpy as np
 import torch
 
+from .utils import one_line
+
 FILE_FORMATS = ("glove", "word2vec", "word2vec-binary")
 GZIP_MAGIC = b"\x1f\x8b"
 # Below this share of the vocabulary found, the file is almost surely for another language or vocabulary.
@@ -319,4 +321,4 @@ def _read_binary(stream: BinaryIO, path: Path, layout: _Layout, keep) -> tuple[l
 
 
 def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+    return one_line(error) or type(error).__name__

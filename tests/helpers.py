@@ -40,10 +40,17 @@ def tiny_config(architecture: str, **overrides):
 
 
 def tiny_classifier(architecture: str, perturb: bool = True, seed: int = 0, **overrides):
-    """A classifier in eval mode. `perturb` adds noise to every weight: fresh weights (zero biases, a zero
-    padding row) can hide padding bugs, e.g. a backward RNN reading trailing padding still sees zeros."""
+    """A classifier in eval mode; see `tiny_model`."""
+    return tiny_model(architecture, "classifier", perturb, seed, **overrides)
+
+
+def tiny_model(architecture: str, head: str, perturb: bool = True, seed: int = 0, **overrides):
+    """The architecture with `head` ("classifier" or "masked_lm") in eval mode. `perturb` adds noise to every
+    weight: fresh weights (zero biases, a zero padding row) can hide padding bugs, e.g. a backward RNN reading
+    trailing padding still sees zeros."""
     torch.manual_seed(seed)
-    model = hf_seqmodels.ARCHITECTURES[architecture].classifier_class(tiny_config(architecture, **overrides))
+    model_class = getattr(hf_seqmodels.ARCHITECTURES[architecture], f"{head}_class")
+    model = model_class(tiny_config(architecture, **overrides))
     if perturb:
         with torch.no_grad():
             for parameter in model.parameters():

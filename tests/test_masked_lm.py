@@ -15,7 +15,7 @@ from transformers import (
 from transformers.modeling_outputs import MaskedLMOutput
 
 import hf_seqmodels
-from helpers import VOCAB_SIZE, tiny_config
+from helpers import VOCAB_SIZE, tiny_model
 from test_hf_integration import TEXTS
 
 
@@ -25,14 +25,7 @@ def tokenizer():
 
 
 def tiny_masked_lm(architecture, perturb=True, seed=0, **overrides):
-    """Like conftest's `tiny_classifier`: perturbed weights, so that padding bugs cannot hide behind zeros."""
-    torch.manual_seed(seed)
-    model = hf_seqmodels.ARCHITECTURES[architecture].masked_lm_class(tiny_config(architecture, **overrides))
-    if perturb:
-        with torch.no_grad():
-            for parameter in model.parameters():
-                parameter.add_(0.1 * torch.randn_like(parameter))
-    return model.eval()
+    return tiny_model(architecture, "masked_lm", perturb, seed, **overrides)
 
 
 def encoder_variants(architecture):

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import torch
 
+from ..utils import first_line
 from .contenders import Contender
 
 
@@ -87,8 +88,7 @@ def infer_pass(contender: Contender, batches: list[dict], device, amp: str) -> t
 
 def one_line(error: Exception) -> str:
     """The error's type and the first line of its message: what the report's table has room for."""
-    message = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {message[0] if message else ''}"
+    return f"{type(error).__name__}: {first_line(error)}"
 
 
 def warm_up(contender: Contender, batches: list[dict], device, amp: str) -> None:
