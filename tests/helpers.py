@@ -20,6 +20,15 @@ TINY_SIZES = {
     "transformer": dict(hidden_size=16, num_attention_heads=2, intermediate_size=24, num_hidden_layers=2, max_position_embeddings=64),
 }
 VOCAB_SIZE = 40
+# Short posts of four topics, for the tokenizers and pipelines of tiny models.
+TEXTS = [
+    "The engine of this car runs hot in summer",
+    "Orbit insertion of the probe succeeded",
+    "Hockey playoffs start next week, the goalie is hot",
+    "God and religion were debated on the newsgroup",
+    "My car needs a new engine and new brakes",
+    "The probe will orbit the moon next summer",
+] * 4
 
 # First lines of a `python -c` script that must run as on a machine where this package is not installed.
 WITHOUT_PACKAGE = textwrap.dedent(
@@ -74,3 +83,19 @@ def pipeline_probabilities(folder, texts: list[str], labels: list[str]) -> np.nd
     """(texts, labels) probabilities as transformers' own text-classification pipeline gives them."""
     answers = pipeline("text-classification", model=str(folder), top_k=None, truncation=True)(list(texts))
     return np.array([[next(a["score"] for a in answer if a["label"] == label) for label in labels] for answer in answers])
+
+
+def assert_one_error_line(err: str, command: str, words: list[str]) -> None:
+    """The error is stderr's last line, alone of its kind, after at most some progress bars, and names `words`."""
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith(f"hf-seqmodels {command}: error:"), err
+    assert sum("error" in line.lower() for line in lines) == 1, err
+    for word in words:
+        assert word in lines[-1], (word, lines[-1])
+
+
+def assert_refused(code: int, err: str, command: str, words: list[str]) -> None:
+    """A user's mistake: exit code 2 and one error line naming `words`."""
+    assert code == 2, err
+    assert_one_error_line(err, command, words)

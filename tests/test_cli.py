@@ -8,6 +8,7 @@ import datasets
 import pytest
 from transformers import pipeline
 
+from helpers import assert_one_error_line
 from hf_seqmodels import cli
 from hf_seqmodels.inference import predict
 from hf_seqmodels.training import DataArguments, ModelArguments, SeqModelsTrainingArguments, load_data, train
@@ -150,16 +151,6 @@ def test_user_mistakes_give_one_line_and_exit_code_2(argv, words, capsys, tmp_pa
     code, out, err = run(capsys, *argv)
     assert code == 2
     assert_one_error_line(err, argv[0], words)
-
-
-def assert_one_error_line(err, command, words):
-    """The error is stderr's last line, alone of its kind, after at most some progress bars."""
-    assert "Traceback" not in err, err
-    lines = err.strip().splitlines()
-    assert lines[-1].startswith(f"hf-seqmodels {command}: error:"), err
-    assert sum("error" in line.lower() for line in lines) == 1, err
-    for word in words:
-        assert word in lines[-1]
 
 
 def test_bad_column_names_the_column_and_the_columns_there(csv_file, capsys, tmp_path, monkeypatch):

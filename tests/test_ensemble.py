@@ -8,11 +8,10 @@ import shutil
 import datasets
 import pytest
 
-from helpers import pipeline_probabilities, save_tiny_folder
+from helpers import assert_one_error_line, pipeline_probabilities, save_tiny_folder
 from hf_seqmodels import cli
 from hf_seqmodels.ensemble import predict_ensemble
 from hf_seqmodels.inference import predict
-from test_cli import assert_one_error_line
 
 LABELS = ["space", "autos"]
 TEXTS = ["the probe reached orbit", "my car engine overheats", "orbit of the moon and brakes", ""]

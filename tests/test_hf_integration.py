@@ -18,17 +18,9 @@ from transformers import (
 )
 
 import hf_seqmodels
-from helpers import WITHOUT_PACKAGE, tiny_classifier, tiny_config
+from helpers import TEXTS, WITHOUT_PACKAGE, tiny_classifier, tiny_config
 from hf_seqmodels.models.modeling_common import AUTO_CLASS_SUFFIXES
 
-TEXTS = [
-    "The engine of this car runs hot in summer",
-    "Orbit insertion of the probe succeeded",
-    "Hockey playoffs start next week, the goalie is hot",
-    "God and religion were debated on the newsgroup",
-    "My car needs a new engine and new brakes",
-    "The probe will orbit the moon next summer",
-] * 4
 LABEL_NAMES = ["autos", "space", "hockey", "religion"]
 LABELS = [0, 1, 2, 3, 0, 1] * 4
 

@@ -15,8 +15,7 @@ from transformers import (
 from transformers.modeling_outputs import MaskedLMOutput
 
 import hf_seqmodels
-from helpers import VOCAB_SIZE, tiny_model
-from test_hf_integration import TEXTS
+from helpers import TEXTS, VOCAB_SIZE, tiny_model
 
 
 @pytest.fixture(scope="module")
