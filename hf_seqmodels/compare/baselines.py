@@ -11,21 +11,26 @@ from transformers import EvalPrediction
 
 from ..metrics import compute_metrics
 
+
+def tfidf() -> TfidfVectorizer:
+    """The vectorizer of every TF-IDF pipeline here: the settings of the reference figures in the data set's README."""
+    return TfidfVectorizer(sublinear_tf=True, max_df=0.5, min_df=2)
+
+
 BASELINES = {
-    # The vectorizer settings of the reference figures in the data set's README.
-    "TF-IDF + LinearSVC": lambda: make_pipeline(
-        TfidfVectorizer(sublinear_tf=True, max_df=0.5, min_df=2), LinearSVC(C=1.0)
-    ),
-    "TF-IDF + ComplementNB": lambda: make_pipeline(
-        TfidfVectorizer(sublinear_tf=True, max_df=0.5, min_df=2), ComplementNB(alpha=0.1)
-    ),
+    "TF-IDF + LinearSVC": lambda: make_pipeline(tfidf(), LinearSVC(C=1.0)),
+    "TF-IDF + ComplementNB": lambda: make_pipeline(tfidf(), ComplementNB(alpha=0.1)),
 }
 
 
+def describe(pipeline) -> str:
+    """A scikit-learn pipeline as scikit-learn prints it (every step, settings that differ from its defaults),
+    on one line: what results.json records of how a pipeline was made."""
+    return " ".join(repr(pipeline).split())
+
+
 def baseline_descriptions() -> dict[str, str]:
-    """Each baseline's scikit-learn pipeline as scikit-learn prints it (every step, settings that differ
-    from its defaults), on one line: what results.json records of how the baselines were made."""
-    return {name: " ".join(repr(build()).split()) for name, build in BASELINES.items()}
+    return {name: describe(build()) for name, build in BASELINES.items()}
 
 
 def run_baseline(name: str, splits) -> dict:

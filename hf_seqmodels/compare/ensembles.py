@@ -6,7 +6,6 @@ import time
 
 import datasets
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from transformers import EvalPrediction
@@ -14,6 +13,7 @@ from transformers import EvalPrediction
 from ..ensemble import label_names, mean_probabilities, split_probabilities
 from ..metrics import compute_metrics
 from ..training import UsageError, load_classifier
+from .baselines import describe, tfidf
 
 # The one classic member: the TF-IDF baselines' vectorizer with a classifier that gives probabilities
 # (LinearSVC gives none, and ComplementNB's are far from calibrated). C=20 regularizes weakly: many of
@@ -22,12 +22,10 @@ TFIDF_MEMBER = "TF-IDF + LogisticRegression"
 
 
 def tfidf_logistic_regression():
-    return make_pipeline(
-        TfidfVectorizer(sublinear_tf=True, max_df=0.5, min_df=2), LogisticRegression(C=20, max_iter=1000)
-    )
+    return make_pipeline(tfidf(), LogisticRegression(C=20, max_iter=1000))
 
 
-TFIDF_MEMBER_SETTINGS = " ".join(str(tfidf_logistic_regression()).split())  # scikit-learn's repr, on one line
+TFIDF_MEMBER_SETTINGS = describe(tfidf_logistic_regression())
 
 
 def compare_rows(model_rows: list[dict], splits: datasets.DatasetDict, output_dir, batch_size: int = 128) -> list[dict]:
