@@ -126,16 +126,17 @@ ROW_COLUMNS = {
 }
 
 
+def tiny_settings(**overrides) -> benchmark.BenchmarkSettings:
+    """A benchmark run of seconds: tiny batches, one pass. One thread keeps it steady on a busy machine (two
+    threads stall when another job holds a core)."""
+    tiny = dict(batch_size=2, num_batches=1, repeats=1, max_texts=100, matmul_size=128, device="cpu", threads=1)
+    return benchmark.BenchmarkSettings(**(tiny | overrides))
+
+
 @pytest.mark.slow
 def test_tiny_benchmark_run_reports_every_model_and_column(newsgroups_home, tmp_path):
-    settings = benchmark.BenchmarkSettings(
-        batch_size=2,
+    settings = tiny_settings(
         num_batches=2,
-        repeats=1,
-        max_texts=100,
-        matmul_size=128,
-        device="cpu",
-        threads=1,  # steady on a busy machine: two threads stall when another job holds a core
         scaling=True,
         scaling_hidden_sizes=(16,),
         scaling_batch_sizes=(1,),
@@ -212,14 +213,7 @@ def test_deployment_rows_compare_each_export_with_eager_pytorch(newsgroups_home,
     """`--deploy`: for each architecture, eager PyTorch, ONNX Runtime fp32 and int8, each timed, sized and
     compared with eager; the int8 file is the smaller one. How fast each is is the benchmark's finding."""
     pytest.importorskip("onnxruntime")
-    settings = benchmark.BenchmarkSettings(
-        batch_size=2,
-        num_batches=1,
-        repeats=1,
-        max_texts=100,
-        matmul_size=128,
-        device="cpu",
-        threads=1,
+    settings = tiny_settings(
         baselines=False,
         unpacked_reference=False,
         deployment=True,
@@ -280,9 +274,8 @@ def test_deployment_of_a_trained_folder_reports_test_accuracy_of_each_form(newsg
     tokenizer.save_pretrained(tmp_path / "model")
     (tmp_path / "model" / "data_args.json").write_text(json.dumps({"train_file": str(tmp_path / "data.csv"), "test_size": 0.5}))
 
-    settings = benchmark.BenchmarkSettings(
-        architectures=("gru",), batch_size=2, num_batches=1, repeats=1, max_texts=100, matmul_size=128, device="cpu",
-        threads=1, baselines=False, unpacked_reference=False, deployment=True, deployment_posts=2,
+    settings = tiny_settings(
+        architectures=("gru",), baselines=False, unpacked_reference=False, deployment=True, deployment_posts=2,
         deployment_batch_size=4, model_dirs=(str(tmp_path / "model"),),
     )
     section = benchmark.run_benchmark(settings, progress=False)["deployment"]
@@ -316,10 +309,7 @@ def test_keras_peers_ignore_padding_as_ours_do(architecture):
 @requires_keras
 def test_keras_rows_stand_beside_ours_with_ratios(newsgroups_home, tmp_path):
     """`--keras`: one Keras 3 row per architecture, timed in the same run; ours report their ratio to it."""
-    settings = benchmark.BenchmarkSettings(
-        batch_size=2, num_batches=1, repeats=1, max_texts=100, matmul_size=128, device="cpu", threads=1,
-        baselines=False, unpacked_reference=False, keras=True,
-    )
+    settings = tiny_settings(baselines=False, unpacked_reference=False, keras=True)
     report = benchmark.run_benchmark(settings, progress=False)
     printed = benchmark.write_report(report, tmp_path / "speed.json")
     rows = {(row["architecture"], row["implementation"]): row for row in json.loads((tmp_path / "speed.json").read_text())["results"]}
