@@ -4,6 +4,7 @@ Each job lives in its own module; this file only parses the command line, dispat
 user's mistake (`UsageError`) into one line on stderr and exit code 2.
 
     hf-seqmodels train [CONFIG.json] [--option value ...]     (the same as scripts/train.py)
+    hf-seqmodels pretrain [CONFIG.json] [--option value ...]  (the same as scripts/pretrain.py)
     hf-seqmodels evaluate MODEL_DIR [MODEL_DIR ...] [--weights 1,2] [--split test] [data options as for train]
     hf-seqmodels predict MODEL_DIR [MODEL_DIR ...] [TEXT ...] [--weights 1,2] [--file PATH] [--json]
     hf-seqmodels export MODEL_DIR --output_dir OUT [--quantize int8] [--opset N]
@@ -44,6 +45,13 @@ def build_parser(benchmark_options: bool = True) -> argparse.ArgumentParser:
         "train",
         add_help=False,
         help="train one model: [CONFIG.json] [--architecture gru] [--output_dir DIR] ... (train --help lists all)",
+    )
+
+    commands.add_parser(
+        "pretrain",
+        add_help=False,
+        help="pretrain a masked language model on unlabelled text, to fine-tune with train --model_name_or_path "
+        "(pretrain --help lists all)",
     )
 
     commands.add_parser(
@@ -135,6 +143,16 @@ def run_train(argv: list[str]) -> int:
     return 0
 
 
+def run_pretrain(argv: list[str]) -> int:
+    from .training.pretraining import parse_pretraining_args, pretrain
+
+    arguments = parse_pretraining_args(argv, prog=f"{PROG} pretrain")
+    summary = pretrain(*arguments)
+    if arguments[-1].process_index == 0:  # under accelerate launch / torchrun every process gets here
+        print(json.dumps({key: summary[key] for key in ("architecture", "output_dir", "train_runtime", "validation")}))
+    return 0
+
+
 def run_evaluate(args, data_argv: list[str]) -> int:
     data_args = evaluation_data_args(args.model_dir[0], data_argv)
     if len(args.model_dir) == 1 and args.weights is None:
@@ -216,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
             # HfArgumentParser owns every argument of `train` (a leading CONFIG.json, hundreds of
             # TrainingArguments); an argparse subparser would not pass them through untouched.
             return run_train(argv[1:])
+        if command == "pretrain":
+            return run_pretrain(argv[1:])
         if command == "compare":
             # Options compare does not know go to every training run, so HfArgumentParser parses them too.
             from . import compare

@@ -11,7 +11,8 @@ data came from:
   the corpus on a user's machine and reads a local copy when ``SCIKIT_LEARN_DATA`` (or
   ``data_home``) points at one, so offline machines work unchanged.
 - ``load_text_dataset``: any other data set, from the Hugging Face Hub or from local
-  CSV / JSON / JSONL / parquet files.
+  CSV / JSON / JSONL / parquet files; with ``label_column=None``, unlabelled text (a ``text`` column
+  only, for pretraining), plain-text files (one text a line) included.
 
 Splits that the source does not provide are carved from the training split, stratified by label
 and seeded, so that every run and every model sees the same examples.
@@ -55,6 +56,8 @@ NEWSGROUPS = (
 )
 # File extension -> the packaged `datasets` builder that reads it (no network needed).
 FILE_BUILDERS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+# Unlabelled text may also come as plain text: one text a line.
+TEXT_FILE_BUILDERS = FILE_BUILDERS | {".txt": "text"}
 
 
 def load_newsgroups(
@@ -132,13 +135,15 @@ def load_text_dataset(
     Either ``dataset_name`` (a Hub data set, with optional ``dataset_config_name``) or
     ``train_file`` (CSV, JSON, JSONL or parquet; optional ``validation_file`` / ``test_file`` of
     the same type). ``text_column`` and ``label_column`` are renamed to ``text`` and ``label``;
-    other columns are dropped. String labels become a ``ClassLabel`` with the sorted names found
+    other columns are dropped. ``label_column=None`` loads text alone (also from ``.txt`` files, whose
+    lines are the texts), and carves the missing splits at random instead of stratified. String labels become a ``ClassLabel`` with the sorted names found
     in the training split; integer labels 0..N-1 keep their values, named ``"0"`` .. ``"N-1"``.
     A missing validation or test split is carved from train (``validation_size`` and
     ``test_size`` are fractions of the training data as loaded), stratified and seeded.
     """
     _check_fraction("validation_size", validation_size)
-    _check_fraction("test_size", test_size)
+    if test_size is not None:  # None: no test split unless a file or the data set has one (pretraining)
+        _check_fraction("test_size", test_size)
     if dataset_name is not None:
         raw = datasets.load_dataset(dataset_name, dataset_config_name)
         if "train" not in raw:
@@ -148,11 +153,10 @@ def load_text_dataset(
         files = {"train": train_file, "validation": validation_file, "test": test_file}
         files = {split: str(path) for split, path in files.items() if path is not None}
         suffixes = {Path(path).suffix.lower() for path in files.values()}
-        if len(suffixes) != 1 or not suffixes <= FILE_BUILDERS.keys():
-            raise ValueError(
-                f"data files {list(files.values())} must share one extension among {list(FILE_BUILDERS)}"
-            )
-        builder = FILE_BUILDERS[suffixes.pop()]
+        builders = FILE_BUILDERS if label_column is not None else TEXT_FILE_BUILDERS
+        if len(suffixes) != 1 or not suffixes <= builders.keys():
+            raise ValueError(f"data files {list(files.values())} must share one extension among {list(builders)}")
+        builder = builders[suffixes.pop()]
         if builder != "parquet":  # a binary format; its strings are checked by pyarrow
             for path in files.values():
                 check_utf8(path)
@@ -173,29 +177,45 @@ def load_text_dataset(
     for split in ("train", "validation", "test"):
         if split not in raw:
             continue
-        for column in (text_column, label_column):
+        # A plain-text file has one column, "text", whatever --text_column says.
+        text = "text" if builder_of(raw[split]) == "text" else text_column
+        columns = [text] if label_column is None else [text, label_column]
+        for column in columns:
             if column not in raw[split].column_names:
                 raise ValueError(
                     f"column {column!r} not found in {sources[split]}; columns: {raw[split].column_names}"
                 )
         # Select first, rename second: an unused column may already be called "text" or "label".
-        dataset = raw[split].select_columns([text_column, label_column])
+        dataset = raw[split].select_columns(columns)
         # Row indices in errors are those of the file or split as given: checked before any carving.
-        dataset = check_text_column(dataset, text_column, sources[split])
-        check_label_column(dataset, label_column, sources[split])
-        splits[split] = dataset.rename_columns({text_column: "text", label_column: "label"})
-    splits = _to_class_label(datasets.DatasetDict(splits), label_column, sources)
+        dataset = check_text_column(dataset, text, sources[split])
+        if label_column is not None:
+            check_label_column(dataset, label_column, sources[split])
+        splits[split] = dataset.rename_columns({text: "text"} | ({label_column: "label"} if label_column else {}))
+    splits = datasets.DatasetDict(splits)
+    if label_column is not None:
+        splits = _to_class_label(splits, label_column, sources)
 
     # Carve the missing splits from train; both sizes are fractions of the training data as
     # loaded, turned into counts once so that 0.1 / 0.1 really gives 10% / 10%.
     carved = {"test": test_size, "validation": validation_size}
-    carved = {split: size for split, size in carved.items() if split not in splits}
+    carved = {split: size for split, size in carved.items() if split not in splits and size is not None}
     if sum(carved.values()) >= 1:
         raise ValueError(f"carving {carved} from the training data leaves nothing to train on")
     n_train = len(splits["train"])
     for split, size in carved.items():
-        splits["train"], splits[split] = stratified_split(splits["train"], seed, test_size=round(size * n_train))
-    return datasets.DatasetDict(train=splits["train"], validation=splits["validation"], test=splits["test"])
+        count = round(size * n_train)
+        if label_column is None:
+            parts = splits["train"].train_test_split(test_size=count, seed=seed)
+            splits["train"], splits[split] = parts["train"], parts["test"]
+        else:
+            splits["train"], splits[split] = stratified_split(splits["train"], seed, test_size=count)
+    return datasets.DatasetDict({split: splits[split] for split in ("train", "validation", "test") if split in splits})
+
+
+def builder_of(dataset: datasets.Dataset) -> str | None:
+    """The packaged builder that read `dataset` ("csv", "text", ...), None for a Hub data set."""
+    return getattr(dataset.info, "builder_name", None)
 
 
 def _to_class_label(splits, label_column, sources):

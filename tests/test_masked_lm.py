@@ -134,3 +134,31 @@ def test_pretrained_folder_fine_tunes_as_a_classifier(architecture, tmp_path):
     assert encoder.keys() == expected.keys()
     assert all(torch.equal(encoder[name], expected[name]) for name in expected)
     assert classifier.classifier.weight.shape[0] == 4
+
+
+def test_mlm_vocab_size_scores_the_most_common_words_with_the_same_tied_weights(architecture, tokenizer, tmp_path):
+    """The restricted head is the full one cut to its first rows: same weights, same scores there, and
+    targets past the cut left out of the loss; the saved folder reloads whole."""
+    scored = 12
+    full = tiny_masked_lm(architecture, vocab_size=len(tokenizer)).eval()
+    cut = tiny_masked_lm(architecture, vocab_size=len(tokenizer), mlm_vocab_size=scored).eval()
+    cut.load_state_dict(full.state_dict())
+    assert cut.get_output_embeddings().weight is cut.get_input_embeddings().weight
+    input_ids = torch.tensor([[2, 5, 9, 20, 3]])
+    with torch.no_grad():
+        everywhere = full(input_ids).logits
+        torch.testing.assert_close(cut(input_ids).logits, everywhere[..., :scored])
+        labels = torch.tensor([[-100, 5, -100, 20, 7]])  # 20 is past the cut
+        expected = torch.nn.functional.cross_entropy(everywhere[0, [1, 4], :scored], torch.tensor([5, 7]))
+        torch.testing.assert_close(cut(input_ids, labels=labels).loss, expected)
+    cut.save_pretrained(tmp_path)
+    reloaded = AutoModelForMaskedLM.from_pretrained(tmp_path).eval()
+    assert reloaded.config.mlm_vocab_size == scored
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(input_ids).logits, everywhere[..., :scored])
+
+
+def test_mlm_vocab_size_above_the_vocabulary_is_refused(architecture):
+    config_class = hf_seqmodels.ARCHITECTURES[architecture].config_class
+    with pytest.raises(ValueError, match=r"mlm_vocab_size must be ≥ 2 and ≤ 100, got 500"):
+        config_class(vocab_size=100, mlm_vocab_size=500)

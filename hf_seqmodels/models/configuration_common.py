@@ -23,4 +23,9 @@ def check_pad_token_id(config_name: str, pad_token_id: int | None, vocab_size: i
         check_range(config_name, "pad_token_id", pad_token_id, 0, vocab_size - 1)
 
 
-__all__ = ["check_choice", "check_range", "check_pad_token_id"]
+def check_mlm_vocab_size(config_name: str, mlm_vocab_size: int | None, vocab_size: int) -> None:
+    if mlm_vocab_size is not None:
+        check_range(config_name, "mlm_vocab_size", mlm_vocab_size, 2, vocab_size)
+
+
+__all__ = ["check_choice", "check_range", "check_pad_token_id", "check_mlm_vocab_size"]

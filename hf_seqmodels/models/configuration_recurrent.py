@@ -8,7 +8,7 @@ and its own `model_type`. This file is copied next to saved weights, so it impor
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from .configuration_common import check_choice, check_pad_token_id, check_range
+from .configuration_common import check_choice, check_mlm_vocab_size, check_pad_token_id, check_range
 
 RECURRENT_POOLINGS = ("max", "mean", "last", "mean_max")
 
@@ -50,6 +50,10 @@ class RecurrentConfig(PreTrainedConfig):
             Id of the padding token; its embedding row stays zero and it is never read as content.
         tie_word_embeddings (`bool`, *optional*, defaults to `True`):
             Whether a masked-language-model head scores the vocabulary with the input embedding matrix itself.
+        mlm_vocab_size (`int`, *optional*):
+            A masked-language-model head scores only the ids below this (the tokenizer numbers words by
+            document frequency, so: the most common words); rarer words are still masked but not predicted.
+            The output layer over the whole vocabulary is most of a pretraining step's cost. `None`: all.
     """
 
     vocab_size: int = 60000
@@ -64,6 +68,7 @@ class RecurrentConfig(PreTrainedConfig):
     initializer_range: float = 0.1
     pad_token_id: int | None = 0
     tie_word_embeddings: bool = True
+    mlm_vocab_size: int | None = None
 
     # The recurrent cell, fixed by each subclass: "rnn", "lstm" or "gru".
     cell = "gru"
@@ -76,6 +81,7 @@ class RecurrentConfig(PreTrainedConfig):
             check_range(name, field, getattr(self, field), 0, 1)
         check_choice(name, "pooling", self.pooling, RECURRENT_POOLINGS)
         check_pad_token_id(name, self.pad_token_id, self.vocab_size)
+        check_mlm_vocab_size(name, self.mlm_vocab_size, self.vocab_size)
         super().__post_init__(**kwargs)
 
     @property

@@ -6,7 +6,7 @@ Copied next to saved weights, so it imports nothing from `hf_seqmodels`.
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from .configuration_common import check_choice, check_pad_token_id, check_range
+from .configuration_common import check_choice, check_mlm_vocab_size, check_pad_token_id, check_range
 
 TRANSFORMER_POOLINGS = ("cls", "mean", "max", "mean_max")
 POSITION_EMBEDDING_TYPES = ("sinusoidal", "learned")
@@ -57,6 +57,10 @@ class TransformerConfig(PreTrainedConfig):
             Id of the padding token.
         tie_word_embeddings (`bool`, *optional*, defaults to `True`):
             Whether a masked-language-model head scores the vocabulary with the input embedding matrix itself.
+        mlm_vocab_size (`int`, *optional*):
+            A masked-language-model head scores only the ids below this (the tokenizer numbers words by
+            document frequency, so: the most common words); rarer words are still masked but not predicted.
+            The output layer over the whole vocabulary is most of a pretraining step's cost. `None`: all.
     """
 
     model_type = "seqmodels_transformer"
@@ -78,6 +82,7 @@ class TransformerConfig(PreTrainedConfig):
     initializer_range: float = 0.02
     pad_token_id: int | None = 0
     tie_word_embeddings: bool = True
+    mlm_vocab_size: int | None = None
 
     def __post_init__(self, **kwargs):
         name = type(self).__name__
@@ -95,6 +100,7 @@ class TransformerConfig(PreTrainedConfig):
         check_choice(name, "position_embedding_type", self.position_embedding_type, POSITION_EMBEDDING_TYPES)
         check_choice(name, "pooling", self.pooling, TRANSFORMER_POOLINGS)
         check_pad_token_id(name, self.pad_token_id, self.vocab_size)
+        check_mlm_vocab_size(name, self.mlm_vocab_size, self.vocab_size)
         super().__post_init__(**kwargs)
 
     @property

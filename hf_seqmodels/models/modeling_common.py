@@ -163,17 +163,25 @@ class MaskedLMHead(nn.Module):
     """BERT's prediction head: each token's state -> embedding width, GELU, LayerNorm -> one score per
     vocabulary entry through the input embedding matrix (tied by the model) plus a bias of its own.
 
-    states: (..., hidden) -> (..., vocab_size)
+    With `scored_vocab_size` N, only the first N rows of the (tied) decoder score: a slice of the same
+    weights, so the saved folder and the tying are unchanged while the output layer costs N / vocab_size.
+
+    states: (..., hidden) -> (..., scored_vocab_size or vocab_size)
     """
 
-    def __init__(self, hidden_size: int, embedding_size: int, vocab_size: int, layer_norm_eps: float):
+    def __init__(
+        self, hidden_size: int, embedding_size: int, vocab_size: int, layer_norm_eps: float, scored_vocab_size=None
+    ):
         super().__init__()
         self.dense = nn.Linear(hidden_size, embedding_size)
         self.norm = nn.LayerNorm(embedding_size, eps=layer_norm_eps)
         self.decoder = nn.Linear(embedding_size, vocab_size)
+        self.scored_vocab_size = scored_vocab_size or vocab_size
 
     def forward(self, states: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.norm(nn.functional.gelu(self.dense(states))))
+        hidden = self.norm(nn.functional.gelu(self.dense(states)))
+        scored = self.scored_vocab_size
+        return nn.functional.linear(hidden, self.decoder.weight[:scored], self.decoder.bias[:scored])
 
 
 class SeqModelsForMaskedLM:
@@ -182,9 +190,10 @@ class SeqModelsForMaskedLM:
     so a pretrained folder loads into `AutoModelForSequenceClassification` with only the head new.
 
     With `labels`, only the positions to predict (`labels != -100`) are scored, and `logits` is then
-    (N, vocab_size) for those N positions in row-major order: the output layer, the bulk of the cost at
-    a large vocabulary, runs on about a seventh of the tokens at 15 % masking. Without labels, `logits` is
-    (B, T, vocab_size), as in BERT.
+    (N, V) for those N positions in row-major order: the output layer, the bulk of the cost at a large
+    vocabulary, runs on about a seventh of the tokens at 15 % masking. Without labels, `logits` is
+    (B, T, V), as in BERT. V is `config.mlm_vocab_size` when set (targets at or above it are not
+    scored), else `vocab_size`.
     """
 
     base_model_class: type  # the architecture's encoder
@@ -196,7 +205,9 @@ class SeqModelsForMaskedLM:
         # The recurrent configs have no layer norm of their own to take an epsilon from: torch's default.
         layer_norm_eps = getattr(config, "layer_norm_eps", 1e-5)
         embedding_size = self.model.get_input_embeddings().embedding_dim
-        self.lm_head = MaskedLMHead(config.token_states_size, embedding_size, config.vocab_size, layer_norm_eps)
+        self.lm_head = MaskedLMHead(
+            config.token_states_size, embedding_size, config.vocab_size, layer_norm_eps, config.mlm_vocab_size
+        )
         self.post_init()
 
     def get_output_embeddings(self):
@@ -219,7 +230,7 @@ class SeqModelsForMaskedLM:
         if labels is None:
             return MaskedLMOutput(logits=self.lm_head(states), hidden_states=outputs.hidden_states)  # (B, T, V)
         # Selecting by a mask reads the count N back from the device: the one synchronization of a step.
-        predict = labels != -100  # (B, T)
+        predict = (labels != -100) & (labels < self.lm_head.scored_vocab_size)  # (B, T)
         logits = self.lm_head(states[predict])  # (N, V)
         # A sum over the N positions divided by N is the usual mean, and 0 (not NaN) when nothing is masked.
         loss = nn.functional.cross_entropy(logits, labels[predict], reduction="sum") / predict.sum().clamp(min=1)

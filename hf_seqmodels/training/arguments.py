@@ -331,6 +331,15 @@ def _convert(key: str, text: str, default):
             return type(default)(text)
         except ValueError:
             expected = "an integer" if isinstance(default, int) else "a number"
+    elif default is None:  # an optional number (e.g. mlm_vocab_size): a number, or none
+        if text.lower() == "none":
+            return None
+        for number_type in (int, float):
+            try:
+                return number_type(text)
+            except ValueError:
+                pass
+        expected = "a number or none"
     else:
         return text
     raise UsageError(f"--config_overrides: {key}={text!r} must be {expected}")

@@ -8,7 +8,7 @@ import logging
 
 import datasets
 from accelerate.utils import broadcast_object_list
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoConfig, AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoTokenizer
 
 from ..data import load_newsgroups, load_text_dataset, stratified_split
 from ..models import ARCHITECTURES
@@ -151,12 +151,16 @@ def tokenize_splits(raw: datasets.DatasetDict, tokenizer, training_args) -> data
 
 
 def build_model(model_args: ModelArguments, tokenizer, label_names, start_from: str | None):
-    """A new classifier sized to the tokenizer, or a saved one (its config overridden) with our labels."""
-    labels = dict(
-        num_labels=len(label_names),
-        id2label=dict(enumerate(label_names)),
-        label2id={name: index for index, name in enumerate(label_names)},
-    )
+    """A new model sized to the tokenizer, or a saved one (its config overridden): a classifier of
+    `label_names`, or with `label_names=None` a masked language model (pretraining)."""
+    labels = {}
+    if label_names is not None:
+        labels = dict(
+            num_labels=len(label_names),
+            id2label=dict(enumerate(label_names)),
+            label2id={name: index for index, name in enumerate(label_names)},
+        )
+    auto_class = AutoModelForSequenceClassification if label_names is not None else AutoModelForMaskedLM
     try:
         if start_from is not None:
             with loading_errors("--model_name_or_path", start_from):
@@ -170,11 +174,10 @@ def build_model(model_args: ModelArguments, tokenizer, label_names, start_from: 
                 )
             _check_positions(config, model_args.max_length or tokenizer.model_max_length)
             check_vocabulary(tokenizer, config, start_from)
-            # A different set of labels gets a new classification layer; everything else is kept.
+            # Another head (new labels; a masked-LM folder fine-tuned; a classifier pretrained further) starts
+            # fresh; the encoder is kept.
             with loading_errors("--model_name_or_path", start_from):
-                return AutoModelForSequenceClassification.from_pretrained(
-                    start_from, config=config, ignore_mismatched_sizes=True, use_safetensors=True
-                )
+                return auto_class.from_pretrained(start_from, config=config, ignore_mismatched_sizes=True, use_safetensors=True)
         config_class = ARCHITECTURES[model_args.architecture].config_class
         overrides = parse_config_overrides(model_args.config_overrides, config_class)
         config = config_class(**overrides, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **labels)
@@ -183,7 +186,8 @@ def build_model(model_args: ModelArguments, tokenizer, label_names, start_from: 
     except (ValueError, TypeError) as error:  # the config's own checks name the field and what is valid
         raise UsageError(f"--config_overrides {model_args.config_overrides!r}: {error}") from error
     _check_positions(config, model_args.max_length or tokenizer.model_max_length)
-    return ARCHITECTURES[model_args.architecture].classifier_class(config)
+    architecture = ARCHITECTURES[model_args.architecture]
+    return (architecture.classifier_class if label_names is not None else architecture.masked_lm_class)(config)
 
 
 def architecture_name(config) -> str:

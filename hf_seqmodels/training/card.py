@@ -176,3 +176,64 @@ def _data_description(data_args: "DataArguments", raw) -> str:
 def _own_config(config) -> dict:
     return {name: getattr(config, name) for name in own_config_fields(type(config))}
 
+
+
+def build_pretraining_card(summary, model, tokenizer, raw, model_args, data_args, training_args) -> ModelCard:
+    """README.md for a masked-LM folder: what it was pretrained on, its loss, and how to fine-tune it."""
+    architecture = summary["architecture"]
+    model_name = training_args.hub_model_id or Path(training_args.output_dir).name
+    repo = training_args.hub_model_id or "path/to/this/folder"
+    config = model.config
+    history = "\n".join(
+        f"| {entry['epoch']:g} | {entry['train_loss'] if entry['train_loss'] is not None else float('nan'):.4f} "
+        f"| {entry['eval_loss']:.4f} | {entry['elapsed_seconds'] or 0:.0f} |"
+        for entry in summary["history"]
+    )
+    scored = config.mlm_vocab_size or config.vocab_size
+    card_data = ModelCardData(
+        language="en" if data_args.is_newsgroups else None,
+        library_name="transformers",
+        pipeline_tag="fill-mask",
+        tags=["fill-mask", "hf-seqmodels", architecture],
+        datasets=[data_args.dataset_name or NEWSGROUPS_HUB_ID] if not data_args.train_file else None,
+        model_name=model_name,
+    )
+    body = f"""
+# {model_name}
+
+A {ARCHITECTURES[architecture].description} masked language model ({summary['num_parameters']:,} parameters)
+pretrained from scratch with `hf_seqmodels` on the Hugging Face `Trainer`, to be fine-tuned into a text
+classifier. It reads words, not sub-words: its tokenizer keeps the {len(tokenizer) - 3:,} words a TF-IDF
+vectorizer chose on the training text, plus `[PAD]`, `[UNK]` and `[MASK]`.
+
+## Pretraining
+
+- Text: {_data_description(data_args, raw)} Labels and the test split are not read.
+- Objective: {summary['mlm_probability']:.0%} of the tokens masked (BERT's 80 / 10 / 10 replacement), the
+  {scored:,} most common words predicted through the input embedding matrix.
+- Model: `{type(config).__name__}` {json.dumps(_own_config(config))}
+- {summary['epochs']:g} epochs ({summary['global_step']} steps) in {summary['train_runtime']:.0f} s; masked-LM
+  loss on validation {summary['validation']['loss']:.4f} (perplexity {summary['validation']['perplexity']:.1f}).
+
+| epoch | training loss | validation loss | seconds |
+| --- | --- | --- | --- |
+{history}
+
+## How to use
+
+Fine-tune it into a classifier (the encoder is kept, the classification head starts fresh):
+
+```bash
+hf-seqmodels train {architecture}.json --model_name_or_path {repo}
+```
+
+```python
+import hf_seqmodels  # registers {type(config).__name__} with the Auto classes
+from transformers import AutoModelForSequenceClassification
+
+model = AutoModelForSequenceClassification.from_pretrained("{repo}", num_labels=20)
+```
+
+Without this package, add `trust_remote_code=True` (the modeling code is in this folder).
+"""
+    return ModelCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
