@@ -139,7 +139,8 @@ def run_train(argv: list[str]) -> int:
     model_args, data_args, training_args = training.parse_args(argv, prog=f"{PROG} train")
     summary = training.train(model_args, data_args, training_args)
     if training_args.process_index == 0:  # under accelerate launch / torchrun every process gets here
-        print(json.dumps({key: summary[key] for key in ("architecture", "output_dir", "validation", "test")}))
+        shown = ("architecture", "output_dir", "embeddings", "validation", "test")
+        print(json.dumps({key: summary[key] for key in shown}))
     return 0
 
 

@@ -1,7 +1,7 @@
 """Training: a text-classification data set -> TF-IDF tokenizer -> `Trainer` -> a folder ready for the Hub.
 
     arguments.py    ModelArguments, DataArguments, SeqModelsTrainingArguments; parse_args() (CONFIG.json + options)
-    building.py     the steps: load_data -> build_tokenizer -> tokenize -> build_model
+    building.py     the steps: load_data -> build_tokenizer -> tokenize -> build_model (-> apply_word_vectors)
     trainer.py      SeqModelsTrainer (Trainer + wall clock, DDP-safe length grouping, our card); build_trainer()
     checkpoints.py  which checkpoint --resume_from_checkpoint means, and whether it is complete
     outputs.py      the summary, predictions, per-class reports and confusion matrices of a run
@@ -26,7 +26,7 @@ _PUBLIC_NAMES = {
         "parse_arguments",
         "parse_config_overrides",
     ],
-    "building": ["build_model", "build_tokenizer", "load_data", "sample", "tokenize"],
+    "building": ["apply_word_vectors", "build_model", "build_tokenizer", "load_data", "sample", "tokenize"],
     "checkpoints": ["checkpoint_problem", "resolve_checkpoint"],
     "errors": ["UsageError"],
     "evaluation": ["evaluate_folder", "predict_split"],

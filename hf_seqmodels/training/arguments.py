@@ -21,7 +21,8 @@ from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 from ..data import NEWSGROUPS, REMOVABLE
 from ..models import ARCHITECTURES, own_config_fields
 from ..tokenization import SPECIAL_TOKENS
-from ..utils import comma_list
+from ..utils import comma_list, one_line
+from ..vectors import WordVectorsError, vector_dimension
 from .errors import UsageError
 
 # The ready config files, one per architecture; installed with the package.
@@ -61,6 +62,14 @@ class ModelArguments:
         default=2,
         metadata={"help": "Words in fewer training texts are left out: a count if ≥ 1, else a fraction."},
     )
+    embeddings: str | None = field(
+        default=None,
+        metadata={
+            "help": "Start the embedding table from a word-vector file: GloVe .txt, word2vec text or binary, fastText "
+            ".vec, plain or gzip-compressed (the format is detected). The embedding width follows the file's "
+            "dimension (from scratch only)."
+        },
+    )
 
     def __post_init__(self):
         if self.architecture is None and self.model_name_or_path is None:
@@ -78,10 +87,15 @@ class ModelArguments:
             )
         if self.min_df <= 0:
             raise UsageError(f"--min_df must be a count ≥ 1 or a fraction in (0, 1), got {self.min_df}")
+        if self.embeddings is not None and self.model_name_or_path is not None:
+            raise UsageError(
+                f"--embeddings {self.embeddings!r} with --model_name_or_path: a saved model keeps its own embeddings; "
+                "give --embeddings only with --architecture (training from scratch)"
+            )
         if self.architecture is not None and self.model_name_or_path is None:
             # Checked now, before minutes of loading and tokenizing; a saved model's config is checked on load.
             config_class = ARCHITECTURES[self.architecture].config_class
-            overrides = parse_config_overrides(self.config_overrides, config_class)
+            overrides = self.config_values(config_class)
             try:
                 config_class(**overrides)
             except (ValueError, TypeError) as error:  # the config's own checks name the field and what is valid
@@ -89,6 +103,40 @@ class ModelArguments:
         path = self.model_name_or_path
         if path is not None and os.path.isdir(path) and not os.path.isfile(os.path.join(path, "config.json")):
             raise UsageError(f"--model_name_or_path {path!r}: not a saved model folder (it has no config.json)")
+
+    def config_values(self, config_class) -> dict:
+        """The config values of a model built from scratch: `--config_overrides`, and the embedding width of the
+        `--embeddings` file, which the overrides may repeat but not contradict."""
+        values = parse_config_overrides(self.config_overrides, config_class)
+        if self.embeddings is None:
+            return values
+        try:
+            dim = vector_dimension(self.embeddings)
+        except (WordVectorsError, OSError) as error:  # the reader's messages name the file
+            raise UsageError(f"--embeddings {one_line(error)}") from error
+        width = embedding_width_field(config_class)
+        if values.get(width, dim) != dim:
+            raise UsageError(
+                f"--embeddings {self.embeddings!r} holds {dim}-dimensional vectors but --config_overrides sets "
+                f"{width}={values[width]}; leave {width} out (it follows the file) or use a file of "
+                f"{values[width]}-dimensional vectors"
+            )
+        values[width] = dim
+        heads = values.get("num_attention_heads", getattr(config_class(), "num_attention_heads", 1))
+        if width == "hidden_size" and dim % heads:
+            divisors = ", ".join(str(n) for n in range(1, min(dim, 16) + 1) if dim % n == 0)
+            raise UsageError(
+                f"--embeddings {self.embeddings!r} holds {dim}-dimensional vectors, so hidden_size={dim}, which "
+                f"num_attention_heads={heads} does not divide; set num_attention_heads in --config_overrides to one "
+                f"of {divisors}"
+            )
+        return values
+
+
+def embedding_width_field(config_class) -> str:
+    """The config field that sets the width of the token embeddings: the recurrent models have an
+    `embedding_size` of its own; the Transformer's token embeddings are `hidden_size` wide."""
+    return "embedding_size" if "embedding_size" in own_config_fields(config_class) else "hidden_size"
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The steps from arguments to a model ready to train: data -> tokenizer -> tokenized data -> model.
+"""The steps from arguments to a model ready to train: data -> tokenizer -> tokenized data -> model
+(-> its embeddings from a word-vector file).
 
 Each step is a function of the arguments alone, so that any job built on `Trainer` (classification,
 masked-LM pretraining) runs the same ones and differs only in its head and collator.
@@ -13,8 +14,9 @@ from transformers import AutoConfig, AutoModelForMaskedLM, AutoModelForSequenceC
 from ..data import load_newsgroups, load_text_dataset, stratified_split
 from ..models import ARCHITECTURES
 from ..tokenization import train_tokenizer
-from ..utils import comma_list
+from ..utils import comma_list, one_line
 from ..validation import check_classes
+from ..vectors import WordVectorsError, initialize_embeddings
 from .arguments import DataArguments, ModelArguments, parse_config_overrides
 from .errors import UsageError, loading_errors
 from .loading import check_vocabulary
@@ -152,7 +154,10 @@ def tokenize_splits(raw: datasets.DatasetDict, tokenizer, training_args) -> data
 
 def build_model(model_args: ModelArguments, tokenizer, label_names, start_from: str | None):
     """A new model sized to the tokenizer, or a saved one (its config overridden): a classifier of
-    `label_names`, or with `label_names=None` a masked language model (pretraining)."""
+    `label_names`, or with `label_names=None` a masked language model (pretraining).
+
+    A new one's embeddings are as wide as the `--embeddings` file's vectors; `apply_word_vectors` fills them.
+    """
     labels = {}
     if label_names is not None:
         labels = dict(
@@ -179,7 +184,7 @@ def build_model(model_args: ModelArguments, tokenizer, label_names, start_from: 
             with loading_errors("--model_name_or_path", start_from):
                 return auto_class.from_pretrained(start_from, config=config, ignore_mismatched_sizes=True, use_safetensors=True)
         config_class = ARCHITECTURES[model_args.architecture].config_class
-        overrides = parse_config_overrides(model_args.config_overrides, config_class)
+        overrides = model_args.config_values(config_class)  # the embedding width of --embeddings included
         config = config_class(**overrides, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **labels)
     except UsageError:
         raise
@@ -188,6 +193,34 @@ def build_model(model_args: ModelArguments, tokenizer, label_names, start_from: 
     _check_positions(config, model_args.max_length or tokenizer.model_max_length)
     architecture = ARCHITECTURES[model_args.architecture]
     return (architecture.classifier_class if label_names is not None else architecture.masked_lm_class)(config)
+
+
+def apply_word_vectors(model, tokenizer, model_args: ModelArguments, seed: int = 0) -> dict | None:
+    """Copy the `--embeddings` file's vectors into the embedding rows of `model`, built from scratch for
+    `tokenizer` (`build_model`, or a masked-LM twin); words the file lacks keep random rows drawn with `seed`.
+
+    Returns what the run records (`path`, `found_fraction`, `found_count`, `word_count`), or None without
+    `--embeddings`. A damaged file, or one sharing (almost) no word with the vocabulary, is a `UsageError`.
+    """
+    if model_args.embeddings is None:
+        return None
+    try:
+        matched = initialize_embeddings(model, tokenizer, model_args.embeddings, seed=seed)
+    except (WordVectorsError, OSError) as error:  # the reader's messages name the file and the line
+        raise UsageError(f"--embeddings {one_line(error)}") from error
+    logger.info(
+        "--embeddings %s: vectors for %s of the vocabulary's %s words (%.1f%%); the rest start at random",
+        model_args.embeddings,
+        f"{matched.found_count:,}",
+        f"{matched.word_count:,}",
+        100 * matched.found_fraction,
+    )
+    return {
+        "path": str(model_args.embeddings),
+        "found_fraction": matched.found_fraction,
+        "found_count": matched.found_count,
+        "word_count": matched.word_count,
+    }
 
 
 def architecture_name(config) -> str:

@@ -44,6 +44,7 @@ def build_model_card(summary, model, tokenizer, raw, model_args, data_args, trai
         "vocab_size": len(tokenizer),
         "max_length": tokenizer.model_max_length,
         "min_df": model_args.min_df,
+        "embeddings": model_args.embeddings,
         "learning_rate": training_args.learning_rate,
         "optimizer": getattr(training_args.optim, "value", training_args.optim),
         "weight_decay": training_args.weight_decay,
@@ -77,6 +78,7 @@ the confusion matrix in `confusion_matrix_test.png`.
 
 - Data: {_data_description(data_args, raw)}
 - Model: `{type(config).__name__}` {json.dumps(_own_config(config))}
+- Embeddings: {_embeddings_description(summary.get("embeddings"))}
 - Trained {summary['epochs']:g} epochs ({summary['global_step']} steps) in {summary['train_runtime']:.0f} s,
   {summary['train_samples_per_second']:.1f} training and {summary['inference_samples_per_second']:.1f}
   inference examples per second.
@@ -171,6 +173,16 @@ def _data_description(data_args: "DataArguments", raw) -> str:
     removed = ", ".join(comma_list(data_args.remove)) or "nothing"
     groups = data_args.categories or "all 20 groups"
     return f"20 Newsgroups via scikit-learn's `fetch_20newsgroups`, {protocol}; removed: {removed}; {groups}: {sizes}."
+
+
+def _embeddings_description(embeddings: dict | None) -> str:
+    if embeddings is None:
+        return "learned from scratch (random start)."
+    return (
+        f"started from the word vectors of `{Path(embeddings['path']).name}`, which held "
+        f"{embeddings['found_count']:,} of the vocabulary's {embeddings['word_count']:,} words "
+        f"({embeddings['found_fraction']:.1%}); the others started at random. All were trained further."
+    )
 
 
 def _own_config(config) -> dict:

@@ -14,7 +14,7 @@ from transformers import DataCollatorWithPadding, set_seed
 
 from ..metrics import compute_metrics
 from .arguments import DataArguments, ModelArguments, SeqModelsTrainingArguments
-from .building import build_model, build_tokenizer, load_labelled_data, shared, tokenize_splits
+from .building import apply_word_vectors, build_model, build_tokenizer, load_labelled_data, shared, tokenize_splits
 from .card import build_model_card
 from .checkpoints import checkpoint_step, resolve_checkpoint
 from .outputs import epoch_history, training_summary, write_run_outputs
@@ -44,6 +44,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: S
 
     # Model
     model = build_model(model_args, tokenizer, label_names, start_from)
+    embeddings = apply_word_vectors(model, tokenizer, model_args, seed=training_args.seed)
     logger.info("%s: %s parameters, vocabulary %d", model.config.model_type, f"{model.num_parameters():,}", len(tokenizer))
 
     # Trainer
@@ -61,7 +62,9 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: S
     trainer.save_metrics("test", test.metrics)
 
     # Save outputs and the model card; push
-    summary = training_summary(trainer, train_metrics, history, eval_metrics, test.metrics, resumed_from_step)
+    summary = training_summary(
+        trainer, train_metrics, history, eval_metrics, test.metrics, resumed_from_step, embeddings=embeddings
+    )
     if trainer.is_world_process_zero():
         write_run_outputs(Path(training_args.output_dir), test, label_names, data_args, summary)
     trainer.model_card = build_model_card(summary, model, tokenizer, raw, model_args, data_args, training_args)

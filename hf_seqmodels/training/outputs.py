@@ -14,11 +14,18 @@ from .building import architecture_name
 
 
 def training_summary(
-    trainer, train_metrics: dict, history: list[dict], eval_metrics: dict, test_metrics: dict, resumed_from_step: int
+    trainer,
+    train_metrics: dict,
+    history: list[dict],
+    eval_metrics: dict,
+    test_metrics: dict,
+    resumed_from_step: int,
+    embeddings: dict | None = None,
 ) -> dict:
     """`architecture`, `output_dir`, `num_parameters`, `epochs`, `global_step`, `resumed_from_step`,
     `best_checkpoint`, `train_runtime`, `train_samples_per_second`, `inference_samples_per_second`,
-    `validation` and `test` (`loss` / `accuracy` / `macro_f1`), and `history` (`epoch_history`)."""
+    `validation` and `test` (`loss` / `accuracy` / `macro_f1`), `history` (`epoch_history`), and
+    `embeddings` (`building.apply_word_vectors`' record of the word-vector file, None without one)."""
     return {
         "architecture": architecture_name(trainer.model.config),
         "output_dir": trainer.args.output_dir,
@@ -33,6 +40,7 @@ def training_summary(
         "validation": split_metrics(eval_metrics, "eval"),
         "test": split_metrics(test_metrics, "test"),
         "history": history,
+        "embeddings": embeddings,
     }
 
 
