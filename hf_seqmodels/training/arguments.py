@@ -183,6 +183,13 @@ class DataArguments:
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Train on a seeded, stratified sample of this many examples."}
     )
+    train_fraction: float | None = field(
+        default=None,
+        metadata={
+            "help": "Train on a seeded, stratified fraction of the training split (of --max_train_samples of "
+            "it, if given), e.g. 0.1 for few labels; validation and test stay whole."
+        },
+    )
     max_eval_samples: int | None = field(default=None, metadata={"help": "Same for the validation split."})
     max_test_samples: int | None = field(default=None, metadata={"help": "Same for the test split."})
 
@@ -199,6 +206,8 @@ class DataArguments:
             value = getattr(self, option)
             if value is not None and value < 1:
                 raise UsageError(f"--{option} must be ≥ 1, got {value}")
+        if self.train_fraction is not None and not 0 < self.train_fraction <= 1:
+            raise UsageError(f"--train_fraction must be a fraction in (0, 1], got {self.train_fraction}")
         for option in ("validation_size", "test_size"):
             value = getattr(self, option)
             if not 0 < value < 1:

@@ -54,8 +54,12 @@ def load_data(data_args: DataArguments) -> datasets.DatasetDict:
             )
     except (ValueError, FileNotFoundError) as error:  # bad columns, labels, names of groups or data sets
         raise UsageError(str(error)) from error
+    train_limit = data_args.max_train_samples
+    if data_args.train_fraction is not None:  # a fraction of the training data as --max_train_samples leaves it
+        available = min(len(splits["train"]), train_limit or len(splits["train"]))
+        train_limit = max(1, round(data_args.train_fraction * available))
     limits = {
-        "train": data_args.max_train_samples,
+        "train": train_limit,
         "validation": data_args.max_eval_samples,
         "test": data_args.max_test_samples,
     }

@@ -224,6 +224,7 @@ vectorizer chose on the training text, plus `[PAD]`, `[UNK]` and `[MASK]`.
 - Objective: {summary['mlm_probability']:.0%} of the tokens masked (BERT's 80 / 10 / 10 replacement), the
   {scored:,} most common words predicted through the input embedding matrix.
 - Model: `{type(config).__name__}` {json.dumps(_own_config(config))}
+- Embeddings: {_embeddings_description(summary.get("embeddings"))}
 - {summary['epochs']:g} epochs ({summary['global_step']} steps) in {summary['train_runtime']:.0f} s; masked-LM
   loss on validation {summary['validation']['loss']:.4f} (perplexity {summary['validation']['perplexity']:.1f}).
 

@@ -27,7 +27,7 @@ from .arguments import (
     find_config_file,
     parse_arguments,
 )
-from .building import build_model, build_tokenizer, shared, tokenize_splits
+from .building import apply_word_vectors, build_model, build_tokenizer, shared, tokenize_splits
 from .card import build_pretraining_card
 from .checkpoints import checkpoint_step, resolve_checkpoint
 from .errors import UsageError
@@ -111,6 +111,7 @@ def pretrain(
 
     # Model
     model = build_model(model_args, tokenizer, None, start_from)
+    embeddings = apply_word_vectors(model, tokenizer, model_args, seed=training_args.seed)
     logger.info("%s: %s parameters, vocabulary %d", model.config.model_type, f"{model.num_parameters():,}", len(tokenizer))
 
     # Trainer
@@ -136,6 +137,7 @@ def pretrain(
         "validation": {"loss": eval_metrics["eval_loss"], "perplexity": _perplexity(eval_metrics["eval_loss"])},
         "mlm_probability": mlm_args.mlm_probability,
         "mlm_vocab_size": model.config.mlm_vocab_size,
+        "embeddings": embeddings,
         "history": history,
     }
     if trainer.is_world_process_zero():
