@@ -61,6 +61,7 @@ def test_pretrain_then_fine_tune_keeps_the_encoder_and_the_tokenizer(architectur
     summary = json.loads((folder / PRETRAINING_SUMMARY).read_text())
     assert printed["output_dir"] == "mlm" and summary["architecture"] == architecture
     assert summary["epochs"] == 2 and len(summary["history"]) == 2 and summary["mlm_vocab_size"] == 20
+    assert summary["embeddings"] is None
     assert summary["validation"]["loss"] > 0 and summary["train_texts"] > 0
     card = (folder / "README.md").read_text()
     assert "pipeline_tag: fill-mask" in card and "--model_name_or_path" in card
@@ -129,7 +130,7 @@ def test_pretrain_refuses_a_tokenizer_without_a_mask_token(text_files, capsys):
     "extra, words",
     [
         (["--mlm_probability", "1.5"], ["--mlm_probability", "1.5", "between 0 and 1"]),
-        (["--config_overrides", "mlm_vocab_size=500"], ["mlm_vocab_size", "500", "≤ 36"]),
+        (["--config_overrides", "mlm_vocab_size=1"], ["mlm_vocab_size", "1", "≥ 2"]),
         (["--train_file", "missing.txt"], ["--train_file", "missing.txt"]),
     ],
 )

@@ -60,6 +60,35 @@ class CompareArguments:
             "help": "Keep each model's checkpoint-* folders (optimizer state; ~300 MB per model at the ready configs)."
         },
     )
+    pretrain: bool = field(
+        default=False,
+        metadata={
+            "help": "Also fine-tune each architecture from a masked language model pretrained on the training split's "
+            "text (never validation's labels or test's text); rows '<model> + MLM pretraining'."
+        },
+    )
+    pretrain_dir: str = field(
+        default="outputs/pretrained",
+        metadata={
+            "help": "Where pretrained folders are kept, one per architecture and pretraining settings: a comparison "
+            "with the same settings (a rerun, another --train_fraction) reuses them instead of pretraining again."
+        },
+    )
+    pretrain_options: str = field(
+        default="",
+        metadata={"help": "Options for every pretraining run, after the shipped <model>-mlm.json, e.g. '--num_train_epochs 6'."},
+    )
+    embeddings: str | None = field(
+        default=None,
+        metadata={"help": "Also train each architecture from this word-vector file (GloVe, word2vec, fastText); rows '<model> + word vectors'."},
+    )
+    train_fraction: float | None = field(
+        default=None,
+        metadata={
+            "help": "Fine-tune the models and fit the baselines on this stratified fraction of the training split "
+            "(few labels); pretraining still reads all of its text."
+        },
+    )
     resume: bool = field(
         default=False,
         metadata={
@@ -78,6 +107,10 @@ class CompareArguments:
             )
         if self.num_processes < 1:
             raise training.UsageError(f"--num_processes must be ≥ 1, got {self.num_processes}")
+        if self.train_fraction is not None and not 0 < self.train_fraction <= 1:
+            raise training.UsageError(f"--train_fraction must be a fraction in (0, 1], got {self.train_fraction}")
+        if self.embeddings is not None and not Path(self.embeddings).is_file():
+            raise training.UsageError(f"--embeddings {self.embeddings!r}: no such word-vector file")
         if self.remove is None:
             self.remove = DEFAULT_REMOVE[self.protocol]
         if self.output_dir is None:
@@ -87,6 +120,11 @@ class CompareArguments:
     def model_names(self) -> list[str]:
         return comma_list(self.models)
 
+    @property
+    def variants(self) -> list[str]:
+        """How each architecture starts: from scratch, and from word vectors or pretraining where asked."""
+        return ["scratch"] + ["vectors"] * (self.embeddings is not None) + ["pretrained"] * self.pretrain
+
 
 def parse_args(argv: list[str] | None = None, prog: str | None = None):
     """Compare's own options; anything else (e.g. `--num_train_epochs 2`) goes to every training run."""
@@ -95,17 +133,34 @@ def parse_args(argv: list[str] | None = None, prog: str | None = None):
     return compare_args, extra
 
 
-def config_path(architecture: str) -> Path:
-    return Path(str(resources.files("hf_seqmodels") / "configs" / f"{architecture}.json"))
+def config_path(name: str) -> Path:
+    """A shipped config file: `gru` (training), `gru-mlm` (pretraining)."""
+    return Path(str(resources.files("hf_seqmodels") / "configs" / f"{name}.json"))
 
 
-def training_argv(args: CompareArguments, architecture: str, extra: list[str]) -> list[str]:
+# How a row names each start of an architecture, and the suffix of its folder.
+VARIANT_TITLES = {"scratch": "", "vectors": " + word vectors", "pretrained": " + MLM pretraining"}
+
+
+def model_folder_name(architecture: str, variant: str) -> str:
+    return architecture if variant == "scratch" else f"{architecture}-{variant}"
+
+
+def training_argv(
+    args: CompareArguments, architecture: str, extra: list[str], variant: str = "scratch", pretrained: Path | None = None
+) -> list[str]:
     argv = [
         str(config_path(architecture)),
-        "--output_dir", str(Path(args.output_dir) / architecture),
+        "--output_dir", str(Path(args.output_dir) / model_folder_name(architecture, variant)),
         "--protocol", args.protocol, "--remove", args.remove,
         "--seed", str(args.seed), "--split_seed", str(args.seed),
     ]  # fmt: skip
     if args.data_home:
         argv += ["--data_home", args.data_home]
+    if args.train_fraction is not None:
+        argv += ["--train_fraction", str(args.train_fraction)]
+    if variant == "vectors":
+        argv += ["--embeddings", args.embeddings]
+    if variant == "pretrained":
+        argv += ["--model_name_or_path", str(pretrained)]
     return argv + (QUICK_ARGS if args.quick else []) + list(extra)

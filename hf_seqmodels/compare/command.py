@@ -11,6 +11,7 @@ from . import ensembles
 from .arguments import CompareArguments, parse_args, training_argv
 from .baselines import BASELINES, baseline_descriptions, run_baseline
 from .report import render_report, write_plots
+from .pretraining import check_pretraining_options, ensure_pretrained, pretrained_folder
 from .runs import RUN_RECORD, launch_training, model_row, plan_model, remove_checkpoints
 
 
@@ -23,7 +24,15 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
             "run it again with the same options and --resume"
         )
     # Every model's plan (and, with --resume, every check of what its folder holds) before anything is written.
-    plans = {architecture: plan_model(args, architecture, extra) for architecture in args.model_names}
+    if args.pretrain:
+        check_pretraining_options(args)
+    plans = {
+        (architecture, variant): plan_model(
+            args, architecture, extra, variant, pretrained_folder(args, architecture) if variant == "pretrained" else None
+        )
+        for architecture in args.model_names
+        for variant in args.variants
+    }
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
 
@@ -33,9 +42,14 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
     label_names = splits["train"].features["label"].names
     rows = [run_baseline(name, splits) for name in BASELINES]
 
-    # The models, one after the other, each on the whole machine.
-    for architecture, plan in plans.items():
+    # The models, one after the other, each on the whole machine; a pretrained start first pretrains (or reuses).
+    for (architecture, variant), plan in plans.items():
         model_args, data_args, training_args = plan.arguments
+        pretraining = None
+        if variant == "pretrained":
+            pretraining = ensure_pretrained(args, architecture, launch=_launcher(args))
+            if not args.keep_checkpoints:
+                remove_checkpoints(Path(pretraining["output_dir"]))
         if plan.finished is not None:
             summary = plan.finished
         else:
@@ -46,7 +60,8 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
                 summary = launch_training(plan.argv, args.num_processes, training_args.output_dir)
             else:
                 summary = training.train(model_args, data_args, training_args)
-        rows.append(model_row(architecture, summary, model_args, training_args, read_back=plan.finished is not None))
+        read_back = plan.finished is not None
+        rows.append(model_row(architecture, summary, model_args, training_args, read_back, variant, pretraining))
         if not args.keep_checkpoints:
             remove_checkpoints(Path(training_args.output_dir))
 
@@ -74,6 +89,18 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
     write_plots(results, output_dir, label_names)
     (output_dir / "report.md").write_text(render_report(results))
     return results
+
+
+def _launcher(args: CompareArguments):
+    """Runs `hf-seqmodels COMMAND ARGV` across --num_processes processes; the summary it wrote."""
+
+    def launch(command: str, argv: list[str]) -> dict:
+        from ..training.pretraining import PRETRAINING_SUMMARY
+
+        output_dir = argv[argv.index("--output_dir") + 1]
+        return launch_training(argv, args.num_processes, output_dir, command, PRETRAINING_SUMMARY)
+
+    return launch
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:

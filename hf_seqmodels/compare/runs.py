@@ -11,7 +11,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .. import training
 from ..models import ARCHITECTURES
-from .arguments import CompareArguments, training_argv
+from .arguments import VARIANT_TITLES, CompareArguments, training_argv
 
 # Written into each model's folder before it trains: what --resume checks a folder against.
 RUN_RECORD = "compare_run.json"
@@ -25,13 +25,15 @@ class ModelPlan:
     finished: dict | None = None  # the training summary of a finished run, read back with --resume
 
 
-def plan_model(args: CompareArguments, architecture: str, extra: list[str]) -> ModelPlan:
+def plan_model(
+    args: CompareArguments, architecture: str, extra: list[str], variant: str = "scratch", pretrained: Path | None = None
+) -> ModelPlan:
     """How one model's run goes: trained from the start, or with --resume read back or resumed.
 
     With --resume a folder is only trusted when it records the very training options this comparison
     passes: read back under other settings, its figures would sit in a table they were not made for.
     """
-    argv = training_argv(args, architecture, extra)
+    argv = training_argv(args, architecture, extra, variant, pretrained)
     arguments = training.parse_args(argv)  # bad options are named here, before any model trains
     model_dir = Path(arguments[2].output_dir)
     # The folder itself is not a setting: a comparison moved elsewhere still resumes.
@@ -73,18 +75,21 @@ def remove_checkpoints(model_dir: Path) -> None:
             shutil.rmtree(checkpoint)
 
 
-def launch_training(argv: list[str], num_processes: int, output_dir: str) -> dict:
-    """`hf-seqmodels train ARGV` across `num_processes` processes (DDP), as `accelerate launch` runs it.
+def launch_training(
+    argv: list[str], num_processes: int, output_dir: str, command: str = "train", summary_name: str = "training_summary.json"
+) -> dict:
+    """`hf-seqmodels COMMAND ARGV` (train or pretrain) across `num_processes` processes (DDP), as `accelerate
+    launch` runs it; the summary the job wrote.
 
     --multi_gpu is the launcher that starts local processes; without a GPU they train on the CPU over
     gloo. Port 0: a free one, so two comparisons on one machine do not collide.
     """
-    command = [
+    launcher = [
         sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(num_processes),
-        "--num_machines", "1", "--main_process_port", "0", "-m", "hf_seqmodels.cli", "train", *argv,
+        "--num_machines", "1", "--main_process_port", "0", "-m", "hf_seqmodels.cli", command, *argv,
     ]  # fmt: skip
-    subprocess.run(command, check=True)
-    return json.loads((Path(output_dir) / "training_summary.json").read_text())
+    subprocess.run(launcher, check=True)
+    return json.loads((Path(output_dir) / summary_name).read_text())
 
 
 # The training settings worth recording next to the figures (TrainingArguments has ~150).
@@ -95,19 +100,36 @@ RECORDED_TRAINING_ARGUMENTS = (
 )  # fmt: skip
 
 
-def model_row(architecture: str, summary: dict, model_args, training_args, read_back: bool = False) -> dict:
+def model_row(
+    architecture: str,
+    summary: dict,
+    model_args,
+    training_args,
+    read_back: bool = False,
+    variant: str = "scratch",
+    pretraining: dict | None = None,
+) -> dict:
+    """A model's row; fine-tuned from a pretrained folder, its time includes the pretraining's."""
     output_dir = Path(summary["output_dir"])
     config = json.loads((output_dir / "config.json").read_text())
     recorded = {name: getattr(training_args, name) for name in RECORDED_TRAINING_ARGUMENTS}
+    pretrain_seconds = round(pretraining["train_runtime"], 1) if pretraining else 0.0
     return {
-        "name": ARCHITECTURES[architecture].title,
+        "name": ARCHITECTURES[architecture].title + VARIANT_TITLES[variant],
         "kind": "model",
         "architecture": architecture,
+        "variant": variant,
+        "pretrain_seconds": pretrain_seconds,
+        "pretraining": pretraining and {
+            key: pretraining[key]
+            for key in ("output_dir", "train_runtime", "epochs", "validation", "mlm_vocab_size", "reused", "history")
+        },
+        "embeddings": summary.get("embeddings"),
         "test_accuracy": summary["test"]["accuracy"],
         "test_macro_f1": summary["test"]["macro_f1"],
         "validation_accuracy": summary["validation"]["accuracy"],
         "num_parameters": summary["num_parameters"],
-        "train_seconds": round(summary["train_runtime"], 1),
+        "train_seconds": round(summary["train_runtime"] + pretrain_seconds, 1),
         "train_samples_per_second": round(summary["train_samples_per_second"], 1),
         "inference_samples_per_second": round(summary["inference_samples_per_second"], 1),
         "epochs": summary["epochs"],

@@ -189,6 +189,8 @@ def build_model(model_args: ModelArguments, tokenizer, label_names, start_from: 
                 return auto_class.from_pretrained(start_from, config=config, ignore_mismatched_sizes=True, use_safetensors=True)
         config_class = ARCHITECTURES[model_args.architecture].config_class
         overrides = model_args.config_values(config_class)  # the embedding width of --embeddings included
+        if (overrides.get("mlm_vocab_size") or 0) >= len(tokenizer):  # no more words than that: score them all
+            overrides["mlm_vocab_size"] = None
         config = config_class(**overrides, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **labels)
     except UsageError:
         raise
