@@ -240,8 +240,11 @@ def test_baselines_score_validation_apart_from_test():
     texts = ["engine car brakes wheel", "orbit probe moon launch", "car engine oil", "probe orbit shuttle"] * 3
     labels = [0, 1, 0, 1] * 3
     features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=names)})
-    split = lambda labels: datasets.Dataset.from_dict({"text": texts, "label": labels}, features=features)  # noqa: E731
-    splits = datasets.DatasetDict(train=split(labels), validation=split([1 - label for label in labels]), test=split(labels))
+    swapped = [1 - label for label in labels]
+    splits = datasets.DatasetDict(
+        {name: datasets.Dataset.from_dict({"text": texts, "label": split_labels}, features=features)
+         for name, split_labels in (("train", labels), ("validation", swapped), ("test", labels))}
+    )  # fmt: skip
     for name in BASELINES:
         row = run_baseline(name, splits)
         assert (row["test_accuracy"], row["validation_accuracy"]) == (1.0, 0.0), name
