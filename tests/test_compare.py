@@ -1,6 +1,7 @@
 """`hf-seqmodels compare --quick` end to end on the real 20 Newsgroups: every output file is written and the
 report says what results.json says."""
 
+import itertools
 import json
 import re
 import shutil
@@ -18,7 +19,7 @@ from hf_seqmodels.compare.baselines import run_baseline
 from hf_seqmodels.compare.ensembles import compare_rows
 from hf_seqmodels.compare.report import accuracy_vs_training_time_figure, validation_accuracy_figure
 from hf_seqmodels.ensemble import evaluate_ensemble, predict_ensemble
-from hf_seqmodels.training import DataArguments, UsageError, load_data
+from hf_seqmodels.training import DataArguments, UsageError, load_data, read_saved_predictions
 
 slow = pytest.mark.slow  # trains models or starts processes: left out of the fast subset
 
@@ -140,13 +141,16 @@ def test_ensemble_rows_from_saved_predictions_are_those_of_running_the_folders(q
     first_dir, results, _ = quick_run
     output_dir = tmp_path / "without_saved_predictions"
     shutil.copytree(first_dir, output_dir)
+    data_args = DataArguments(**json.loads((output_dir / "rnn" / "data_args.json").read_text()))
+    splits = load_data(data_args)
+    for architecture, split in itertools.product(("rnn", "lstm", "gru", "transformer"), ("validation", "test")):
+        assert read_saved_predictions(output_dir / architecture, split, splits[split]["label"]) is not None
     removed = list(output_dir.glob("*/predictions_*.npz"))
     assert len(removed) == 2 * 4  # validation and test of each model
     for path in removed:
         path.unlink()
     model_rows = [row | {"output_dir": str(output_dir / row["architecture"])} for row in results["rows"] if row["kind"] == "model"]
-    data_args = DataArguments(**json.loads((output_dir / "rnn" / "data_args.json").read_text()))
-    rows = compare_rows(model_rows, load_data(data_args), tmp_path / "evaluations")
+    rows = compare_rows(model_rows, splits, tmp_path / "evaluations")
     saved = [row for row in results["rows"] if row["kind"] == "ensemble"]
     assert [row["members"] for row in rows] == [row["members"] for row in saved]
     for ran, read in zip(rows, saved):
