@@ -26,6 +26,7 @@ from .training import (
     load_classifier,
     load_data,
     predict_split,
+    softmax_probabilities,
     write_evaluation,
 )
 
@@ -111,7 +112,7 @@ def split_probabilities(members: list[tuple], dataset: datasets.Dataset, split: 
     probabilities, seconds, label_ids = [], [], None
     for tokenizer, model in members:
         output = predict_split(tokenizer, model, dataset, split, Path(output_dir), batch_size)
-        probabilities.append(torch.from_numpy(np.asarray(output.predictions)).float().softmax(dim=-1).numpy())
+        probabilities.append(softmax_probabilities(output.predictions))
         seconds.append(output.metrics[f"{split}_runtime"])
         label_ids = output.label_ids
     return probabilities, seconds, label_ids

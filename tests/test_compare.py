@@ -1,22 +1,27 @@
 """`hf-seqmodels compare --quick` end to end on the real 20 Newsgroups: every output file is written and the
 report says what results.json says."""
 
+import itertools
 import json
 import re
 import shutil
 import subprocess
 import sys
 
+import datasets
 import numpy as np
 import pytest
 from transformers import AutoModelForSequenceClassification
 
 from helpers import REPO_ROOT, pipeline_probabilities
 from hf_seqmodels.compare import BASELINES, CompareArguments, baseline_descriptions, compare, render_report
+from hf_seqmodels.compare.baselines import run_baseline
+from hf_seqmodels.compare.ensembles import compare_rows
+from hf_seqmodels.compare.report import accuracy_vs_training_time_figure, validation_accuracy_figure
 from hf_seqmodels.ensemble import evaluate_ensemble, predict_ensemble
-from hf_seqmodels.training import DataArguments, UsageError, load_data
+from hf_seqmodels.training import DataArguments, UsageError, load_data, read_saved_predictions
 
-pytestmark = pytest.mark.slow  # trains models or starts processes: left out of the fast subset
+slow = pytest.mark.slow  # trains models or starts processes: left out of the fast subset
 
 # Smaller still than --quick, to keep the suite short; the preset itself is what runs.
 SMALLER = ["--max_train_samples", "400", "--max_eval_samples", "100", "--max_test_samples", "200", "--max_length", "48"]
@@ -31,6 +36,7 @@ def quick_run(tmp_path_factory, newsgroups_home):
     return output_dir, json.loads((output_dir / "results.json").read_text()), result.stdout
 
 
+@slow
 def test_every_output_file_is_written(quick_run):
     output_dir, results, stdout = quick_run
     for name in ("report.md", "results.json", "validation_accuracy.png", "accuracy_vs_training_time.png", "confusion_matrix_best.png"):
@@ -47,6 +53,7 @@ def test_every_output_file_is_written(quick_run):
     assert "| model | test accuracy |" in stdout
 
 
+@slow
 def test_results_hold_every_model_and_baseline(quick_run):
     _, results, _ = quick_run
     names = [row["name"] for row in results["rows"] if row["kind"] != "ensemble"]
@@ -56,6 +63,8 @@ def test_results_hold_every_model_and_baseline(quick_run):
     for row in results["rows"]:
         assert 0.0 <= row["test_accuracy"] <= 1.0 and row["num_parameters"] > 0
         assert row["train_seconds"] > 0 and row["inference_samples_per_second"] > 0
+        if row["kind"] != "ensemble":  # what validation_accuracy.png draws
+            assert 0.0 <= row["validation_accuracy"] <= 1.0
         if row["kind"] == "model":
             assert row["epochs"] == 1 and len(row["history"]) == 1
             assert row["settings"]["config"]["model_type"] == f"seqmodels_{row['architecture']}"
@@ -65,6 +74,7 @@ def test_results_hold_every_model_and_baseline(quick_run):
     assert results["settings"]["baselines"] == baseline_descriptions()
 
 
+@slow
 def test_report_figures_match_results_json(quick_run):
     output_dir, results, _ = quick_run
     report = (output_dir / "report.md").read_text()
@@ -85,6 +95,7 @@ def test_report_figures_match_results_json(quick_run):
     assert report == render_report(results)
 
 
+@slow
 def test_ensemble_rows_follow_the_models(quick_run):
     output_dir, results, stdout = quick_run
     models = {row["name"]: row for row in results["rows"] if row["kind"] == "model"}
@@ -105,6 +116,7 @@ def test_ensemble_rows_follow_the_models(quick_run):
     assert "Ensemble rows average their members' softmax probabilities" in (output_dir / "report.md").read_text()
 
 
+@slow
 def test_ensemble_row_is_the_mean_of_the_models_own_probabilities(quick_run, tmp_path):
     """The row's accuracy, recomputed from each saved folder through transformers' own pipeline."""
     output_dir, results, _ = quick_run
@@ -122,6 +134,30 @@ def test_ensemble_row_is_the_mean_of_the_models_own_probabilities(quick_run, tmp
     assert (metrics["accuracy"], metrics["macro_f1"]) == (everything["test_accuracy"], everything["test_macro_f1"])
 
 
+@slow
+def test_ensemble_rows_from_saved_predictions_are_those_of_running_the_folders(quick_run, tmp_path):
+    """The rows read each model's saved predictions; a folder without them (from before they were saved, as
+    --resume may meet) is run instead, and gives the very same rows."""
+    first_dir, results, _ = quick_run
+    output_dir = tmp_path / "without_saved_predictions"
+    shutil.copytree(first_dir, output_dir)
+    data_args = DataArguments(**json.loads((output_dir / "rnn" / "data_args.json").read_text()))
+    splits = load_data(data_args)
+    for architecture, split in itertools.product(("rnn", "lstm", "gru", "transformer"), ("validation", "test")):
+        assert read_saved_predictions(output_dir / architecture, split, splits[split]["label"]) is not None
+    removed = list(output_dir.glob("*/predictions_*.npz"))
+    assert len(removed) == 2 * 4  # validation and test of each model
+    for path in removed:
+        path.unlink()
+    model_rows = [row | {"output_dir": str(output_dir / row["architecture"])} for row in results["rows"] if row["kind"] == "model"]
+    rows = compare_rows(model_rows, splits, tmp_path / "evaluations")
+    saved = [row for row in results["rows"] if row["kind"] == "ensemble"]
+    assert [row["members"] for row in rows] == [row["members"] for row in saved]
+    for ran, read in zip(rows, saved):
+        assert (ran["test_accuracy"], ran["test_macro_f1"]) == (read["test_accuracy"], read["test_macro_f1"])
+        assert ran.get("validation_subsets") == read.get("validation_subsets")  # the subsets' validation scores
+
+
 def test_seed_protocol_removes_headers_footers_quotes_by_default():
     arguments = CompareArguments(protocol="seed")
     assert arguments.remove == "headers,footers,quotes" and arguments.output_dir == "outputs/compare-seed"
@@ -134,6 +170,7 @@ def test_bad_options_are_named(field, value, message):
         CompareArguments(**{field: value})
 
 
+@slow
 def test_resume_reads_finished_models_back_from_a_moved_comparison(quick_run, tmp_path):
     """An interrupted comparison is run again with --resume: what finished is not trained twice."""
     first_dir, first, _ = quick_run
@@ -154,6 +191,7 @@ def test_resume_reads_finished_models_back_from_a_moved_comparison(quick_run, tm
     ).read_text()
 
 
+@slow
 def test_resume_continues_an_interrupted_model_from_its_checkpoint(newsgroups_home, tmp_path):
     arguments = dict(quick=True, models="rnn", output_dir=str(tmp_path))
     (first,) = [row for row in compare(CompareArguments(**arguments, keep_checkpoints=True), SMALLER)["rows"] if row["kind"] == "model"]
@@ -170,6 +208,7 @@ def test_resume_continues_an_interrupted_model_from_its_checkpoint(newsgroups_ho
     assert "No ensemble rows: an ensemble needs at least two models" in report
 
 
+@slow
 @pytest.mark.parametrize(
     "extra, message",
     [
@@ -194,3 +233,56 @@ def test_each_baseline_is_recorded_as_the_pipeline_it_fits():
         assert text.startswith("Pipeline(steps=[('tfidfvectorizer', TfidfVectorizer(max_df=0.5, min_df=2, sublinear_tf=True))")
     assert "('linearsvc', LinearSVC())" in descriptions["TF-IDF + LinearSVC"]
     assert "('complementnb', ComplementNB(alpha=0.1))" in descriptions["TF-IDF + ComplementNB"]
+
+
+# --------------------------------------------------------------------------- baselines and plots, on made-up rows
+
+
+def test_baselines_score_validation_apart_from_test():
+    """Validation is scored on the validation split itself: here the same posts as test, every label swapped."""
+    names = ["autos", "space"]
+    texts = ["engine car brakes wheel", "orbit probe moon launch", "car engine oil", "probe orbit shuttle"] * 3
+    labels = [0, 1, 0, 1] * 3
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=names)})
+    swapped = [1 - label for label in labels]
+    splits = datasets.DatasetDict(
+        {name: datasets.Dataset.from_dict({"text": texts, "label": split_labels}, features=features)
+         for name, split_labels in (("train", labels), ("validation", swapped), ("test", labels))}
+    )  # fmt: skip
+    for name in BASELINES:
+        row = run_baseline(name, splits)
+        assert (row["test_accuracy"], row["validation_accuracy"]) == (1.0, 0.0), name
+
+
+ROWS = [
+    {"name": "TF-IDF + LinearSVC", "kind": "baseline", "train_seconds": 2.1, "test_accuracy": 0.85, "validation_accuracy": 0.91},
+    {"name": "TF-IDF + ComplementNB", "kind": "baseline", "train_seconds": 1.5, "test_accuracy": 0.83, "validation_accuracy": 0.88},
+    {"name": "RNN", "kind": "model", "train_seconds": 120.0, "test_accuracy": 0.6,
+     "history": [{"epoch": 1, "elapsed_seconds": 60, "eval_accuracy": 0.5}, {"epoch": 2, "elapsed_seconds": 120, "eval_accuracy": 0.6}]},
+    {"name": "Transformer", "kind": "model", "train_seconds": 400.0, "test_accuracy": 0.8,
+     "history": [{"epoch": 1, "elapsed_seconds": 400, "eval_accuracy": 0.7}]},
+    {"name": "Ensemble: RNN + Transformer", "short_name": "Ensemble: all models", "kind": "ensemble", "train_seconds": 520.0, "test_accuracy": 0.82},
+    {"name": "Ensemble (best on validation): RNN + Transformer + TF-IDF + LogisticRegression",
+     "short_name": "Ensemble: best 3 on validation", "kind": "ensemble", "train_seconds": 530.0, "test_accuracy": 0.87},
+]  # fmt: skip
+
+
+def test_validation_plot_draws_the_baselines_validation_accuracy_and_says_so():
+    figure = validation_accuracy_figure(ROWS)
+    for axes in figure.axes:
+        references = {line.get_label(): line.get_ydata()[0] for line in axes.get_lines() if "TF-IDF" in line.get_label()}
+        assert references == {"TF-IDF + LinearSVC (validation)": 0.91, "TF-IDF + ComplementNB (validation)": 0.88}
+    legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert "TF-IDF + LinearSVC (validation)" in legend and "TF-IDF + ComplementNB (validation)" in legend
+
+
+def test_accuracy_against_time_keeps_every_label_inside_the_plot():
+    """Inside the axes, hence the figure: the layout need not shrink the plot to make room for a label either."""
+    figure = accuracy_vs_training_time_figure(ROWS)
+    figure.draw_without_rendering()
+    axes = figure.axes[0]
+    assert sorted(text.get_text() for text in axes.texts) == sorted(row.get("short_name", row["name"]) for row in ROWS)
+    plot = axes.get_window_extent()
+    for text in axes.texts:
+        box = text.get_window_extent()
+        assert plot.x0 <= box.x0 and box.x1 <= plot.x1 and plot.y0 <= box.y0 and box.y1 <= plot.y1, text.get_text()

@@ -19,11 +19,12 @@ import pytest
 from datasets import Dataset
 from huggingface_hub import ModelCard
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
+from transformers.trainer_utils import PredictionOutput
 
 from helpers import REPO_ROOT, WITHOUT_PACKAGE
 from hf_seqmodels import GRUConfig, train_tokenizer
 from hf_seqmodels.data import NEWSGROUPS
-from hf_seqmodels.inference import predict
+from hf_seqmodels.inference import class_probabilities, predict
 from hf_seqmodels.training import (
     DataArguments,
     ModelArguments,
@@ -32,12 +33,15 @@ from hf_seqmodels.training import (
     UsageError,
     build_model,
     build_tokenizer,
+    load_classifier,
     load_data,
     parse_args,
     parse_config_overrides,
+    read_saved_predictions,
     sample,
     train,
 )
+from hf_seqmodels.training.outputs import write_saved_predictions
 
 SMS_SPAM = REPO_ROOT.parent / "shared" / "data" / "sms_spam" / "SMSSpamCollection"
 CONFIGS = REPO_ROOT / "hf_seqmodels" / "configs"
@@ -69,6 +73,8 @@ OUTPUT_FILES = {
     "trainer_state.json",
     "training_args.bin",
     "test_predictions.csv",
+    "predictions_validation.npz",
+    "predictions_test.npz",
     "classification_report_test.json",
     "confusion_matrix_test.png",
     "data_args.json",
@@ -123,10 +129,15 @@ def trained(newsgroups_home, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def test_split(newsgroups_home):
-    """The test slice both smoke runs were evaluated on."""
+def sliced_splits(newsgroups_home):
+    """The slices both smoke runs trained and were scored on."""
     samples = {name: value for name, value in SLICE.items() if name.endswith("_samples")}
-    return load_data(DataArguments(**samples))["test"]
+    return load_data(DataArguments(**samples))
+
+
+@pytest.fixture(scope="module")
+def test_split(sliced_splits):
+    return sliced_splits["test"]
 
 
 @pytest.fixture(params=["gru", "transformer"])
@@ -192,6 +203,42 @@ def test_folders_load_with_trust_remote_code_where_the_package_is_missing(traine
         assert all(module.startswith("transformers_modules") for _, _, module in answers[name])
 
 
+def assert_saved_predictions_are_the_folders_own(folder, splits) -> None:
+    """Each split's `predictions_{split}.npz` holds the probabilities the saved folder gives on that split's texts
+    (what `compare`'s ensembles use instead of running the folder), and the split's labels."""
+    tokenizer, model = load_classifier(str(folder))
+    for split in ("validation", "test"):
+        with np.load(folder / f"predictions_{split}.npz", allow_pickle=False) as saved:
+            probabilities, label_ids = saved["probabilities"], saved["label_ids"]
+        texts = splits[split]["text"]
+        assert probabilities.dtype == np.float32 and probabilities.shape == (len(texts), model.config.num_labels)
+        assert label_ids.tolist() == splits[split]["label"]
+        expected = class_probabilities(tokenizer, model, texts, batch_size=32).numpy()
+        np.testing.assert_allclose(probabilities, expected, rtol=0, atol=1e-5)
+        assert read_saved_predictions(folder, split, label_ids)[0] is not None
+
+
+@pytest.mark.slow
+def test_saved_predictions_are_the_saved_folders_own(run, sliced_splits):
+    _, folder, _ = run
+    assert_saved_predictions_are_the_folders_own(folder, sliced_splits)
+
+
+def test_saved_predictions_that_do_not_fit_the_split_are_not_used(tmp_path):
+    """A folder's saved predictions are read back only for the very split they were made on; anything else
+    (none saved, other rows, other labels, a damaged file) answers None, and the caller runs the folder."""
+    logits = np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype=np.float32)
+    write_saved_predictions(tmp_path, "test", PredictionOutput(logits, np.array([0, 1, 1]), {}), runtime_seconds=0.5)
+    probabilities, seconds = read_saved_predictions(tmp_path, "test", [0, 1, 1])
+    np.testing.assert_allclose(probabilities, np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), rtol=1e-6)
+    assert probabilities.dtype == np.float32 and seconds == 0.5
+    assert read_saved_predictions(tmp_path, "validation", [0, 1, 1]) is None  # none saved
+    assert read_saved_predictions(tmp_path, "test", [0, 1]) is None  # another number of rows
+    assert read_saved_predictions(tmp_path, "test", [0, 1, 0]) is None  # other labels
+    (tmp_path / "predictions_test.npz").write_bytes(b"not an npz archive")
+    assert read_saved_predictions(tmp_path, "test", [0, 1, 1]) is None
+
+
 @pytest.mark.slow
 def test_all_results_and_summary_hold_validation_and_test_metrics(run):
     _, folder, _ = run
@@ -200,6 +247,9 @@ def test_all_results_and_summary_hold_validation_and_test_metrics(run):
     for prefix, split in (("eval", "validation"), ("test", "test")):
         for metric in ("loss", "accuracy", "macro_f1"):
             assert results[f"{prefix}_{metric}"] == pytest.approx(summary[split][metric])
+    # The keys evaluate() writes (its metrics and the epoch), though validation is now scored by predict().
+    evaluated = json.loads((folder / "eval_results.json").read_text())
+    assert set(evaluated) == {f"eval_{name}" for name in ("loss", "accuracy", "macro_f1", "runtime", "samples_per_second", "steps_per_second")} | {"epoch"}
     # Test accuracy is what the written predictions say.
     with open(folder / "test_predictions.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -463,6 +513,8 @@ def test_csv_data_set_trains(sms_csv, tmp_path):
     assert summary["test"]["macro_f1"] > 0.7, summary["history"]
     data_args = json.loads((tmp_path / "sms" / "data_args.json").read_text())
     assert data_args["train_file"] == str(sms_csv) and data_args["text_column"] == "message"
+    # Three epochs: the saved folder is the best one, and the predictions saved beside it are its own.
+    assert_saved_predictions_are_the_folders_own(tmp_path / "sms", load_data(DataArguments(**data_args)))
 
 
 @pytest.mark.slow

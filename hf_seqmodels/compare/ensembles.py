@@ -1,5 +1,7 @@
 """The comparison's ensemble rows: every model together, and the subset (a TF-IDF member included) best on
-the validation split, each scored by running the saved folders as `hf-seqmodels evaluate DIR1 DIR2 ...` does."""
+the validation split, each scored on the probabilities of the saved folders: those `train` saved beside each
+model (`predictions_{split}.npz`), or, for a folder without them, those of running the folder as
+`hf-seqmodels evaluate DIR1 DIR2 ...` does."""
 
 import itertools
 import time
@@ -8,11 +10,11 @@ import datasets
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from transformers import EvalPrediction
+from transformers import AutoConfig, EvalPrediction
 
-from ..ensemble import label_names, mean_probabilities, split_probabilities
+from ..ensemble import mean_probabilities, split_probabilities
 from ..metrics import compute_metrics
-from ..training import UsageError, load_classifier
+from ..training import UsageError, load_classifier, read_saved_predictions
 from .baselines import describe, tfidf
 
 # The one classic member: the TF-IDF baselines' vectorizer with a classifier that gives probabilities
@@ -31,9 +33,10 @@ TFIDF_MEMBER_SETTINGS = describe(tfidf_logistic_regression())
 def compare_rows(model_rows: list[dict], splits: datasets.DatasetDict, output_dir, batch_size: int = 128) -> list[dict]:
     """The ensemble rows of `compare`: every model together, and the subset best on the validation split.
 
-    Each model folder predicts validation and test through `split_probabilities`, as
-    `hf-seqmodels evaluate DIR1 DIR2 ...` does, so a row is what that command gives on its members.
-    The subset is chosen on validation only; test decides nothing.
+    Each model's probabilities on validation and test are those `train` saved in its folder, which are the
+    saved model's own; where a folder has none that fit the split, the folder predicts it through
+    `split_probabilities`, as `hf-seqmodels evaluate DIR1 DIR2 ...` does. Either way a row is what that command
+    gives on its members. The subset is chosen on validation only; test decides nothing.
     """
     if len(model_rows) < 2:
         return []
@@ -67,14 +70,21 @@ def compare_rows(model_rows: list[dict], splits: datasets.DatasetDict, output_di
 
 
 def _model_member(row: dict, splits, names: list[str], output_dir, batch_size: int) -> dict:
-    tokenizer, model = load_classifier(row["output_dir"])
-    if label_names(model) != names:
-        raise UsageError(f"{row['output_dir']!r}: its labels are not the comparison's {names}")
+    folder = row["output_dir"]
+    config = AutoConfig.from_pretrained(folder)  # the labels, without loading the weights
+    if [config.id2label[index] for index in range(config.num_labels)] != names:
+        raise UsageError(f"{folder!r}: its labels are not the comparison's {names}")
     member = {"name": row["name"], "num_parameters": row["num_parameters"], "train_seconds": row["train_seconds"],
               "train_samples": row["train_samples_per_second"] * row["train_seconds"]}  # fmt: skip
+    classifier = None  # loaded only for a split whose predictions were not saved
     for split in ("validation", "test"):
+        saved = read_saved_predictions(folder, split, splits[split]["label"])
+        if saved is not None:
+            member[split], member[f"{split}_seconds"] = saved
+            continue
+        classifier = classifier or load_classifier(folder)
         (member[split],), (member[f"{split}_seconds"],), _ = split_probabilities(
-            [(tokenizer, model)], splits[split], split, output_dir, batch_size
+            [classifier], splits[split], split, output_dir, batch_size
         )
     return member
 

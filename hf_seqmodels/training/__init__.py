@@ -4,7 +4,7 @@
     building.py     the steps: load_data -> build_tokenizer -> tokenize -> build_model (-> apply_word_vectors)
     trainer.py      SeqModelsTrainer (Trainer + wall clock, DDP-safe length grouping, our card); build_trainer()
     checkpoints.py  which checkpoint --resume_from_checkpoint means, and whether it is complete
-    outputs.py      the summary, predictions, per-class reports and confusion matrices of a run
+    outputs.py      the summary, predictions (saved for ensembles too), per-class reports and confusion matrices of a run
     card.py         the model card (README.md) of a trained folder
     loading.py      a saved classifier read back for evaluate / predict
     evaluation.py   evaluate_folder(): a saved model scored on one split (hf-seqmodels evaluate)
@@ -32,7 +32,7 @@ _PUBLIC_NAMES = {
     "evaluation": ["evaluate_folder", "predict_split"],
     "jobs": ["train"],
     "loading": ["check_batch_size", "is_exported", "load_classifier", "onnx_runtime"],
-    "outputs": ["split_metrics", "write_evaluation"],
+    "outputs": ["read_saved_predictions", "softmax_probabilities", "split_metrics", "write_evaluation"],
     "trainer": ["SeqModelsTrainer", "build_trainer"],
 }
 _MODULE_OF = {name: module for module, names in _PUBLIC_NAMES.items() for name in names}

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 
 def train(model_args: ModelArguments, data_args: DataArguments, training_args: SeqModelsTrainingArguments) -> dict:
-    """Train one model, evaluate it on validation and test, and write the output folder; returns a summary.
+    """Train one model, score it on validation and test, and write the output folder; returns a summary.
 
     The summary is also written as `training_summary.json`; `outputs.training_summary` lists its keys.
     """
@@ -53,10 +53,13 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: S
 
     # Train
     train_metrics = fit(trainer, checkpoint)
-    history = epoch_history(trainer.state.log_history)  # read before evaluate() logs one more evaluation
+    history = epoch_history(trainer.state.log_history)  # the evaluations during training, not the ones after
 
-    # Evaluate (validation), predict (test)
-    eval_metrics = trainer.evaluate()
+    # Predict validation and test with the best model: the metrics, and the probabilities saved for ensembles.
+    # predict() on validation is evaluate() that also returns the logits (it neither logs nor calls callbacks);
+    # "epoch" is what evaluate() would add to its metrics when it logs them.
+    validation = trainer.predict(tokenized["validation"], metric_key_prefix="eval")
+    eval_metrics = {**validation.metrics, "epoch": trainer.state.epoch}
     trainer.save_metrics("eval", eval_metrics)
     test = trainer.predict(tokenized["test"], metric_key_prefix="test")
     trainer.save_metrics("test", test.metrics)
@@ -66,7 +69,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: S
         trainer, train_metrics, history, eval_metrics, test.metrics, resumed_from_step, embeddings=embeddings
     )
     if trainer.is_world_process_zero():
-        write_run_outputs(Path(training_args.output_dir), test, label_names, data_args, summary)
+        write_run_outputs(Path(training_args.output_dir), validation, test, label_names, data_args, summary)
     trainer.model_card = build_model_card(summary, model, tokenizer, raw, model_args, data_args, training_args)
     publish(trainer, commit_message=f"{summary['architecture']} trained on {data_args.source}")
     return summary

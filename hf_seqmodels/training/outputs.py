@@ -1,9 +1,19 @@
 """What a run leaves beside the weights: the summary, per-example test predictions, a per-class report and
-a confusion matrix per scored split, and the data arguments `hf-seqmodels evaluate` reuses."""
+a confusion matrix per scored split, the data arguments `hf-seqmodels evaluate` reuses, and the saved
+predictions of both scored splits.
+
+`predictions_validation.npz` and `predictions_test.npz` (numpy `savez`, read with `allow_pickle=False`) hold the
+arrays `probabilities` (examples x classes, float32: the softmax of the logits `trainer.predict` gave on that
+split, in the split's order, columns in `id2label` order), `label_ids` (the split's labels) and `runtime_seconds`
+(Trainer's `{prefix}_runtime` of that prediction). They are the saved folder's own predictions (the folder holds
+the model `predict` ran), so an ensemble can average them without running the model again
+(`read_saved_predictions`).
+"""
 
 import csv
 import dataclasses
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -68,17 +78,58 @@ def epoch_history(log_history: list[dict]) -> list[dict]:
     ]
 
 
-def write_run_outputs(output_dir: Path, test, label_names, data_args, summary: dict) -> None:
-    """Test predictions and report, the data arguments and the summary, into the output folder."""
+def write_run_outputs(output_dir: Path, validation, test, label_names, data_args, summary: dict) -> None:
+    """Test predictions and report, both splits' saved predictions, the data arguments and the summary, into
+    the output folder. `validation` and `test` are `trainer.predict` outputs (prefixes "eval" and "test")."""
     write_predictions(output_dir / "test_predictions.csv", test.predictions, test.label_ids, label_names)
     write_evaluation(output_dir, "test", test.predictions, test.label_ids, label_names)
+    write_saved_predictions(output_dir, "validation", validation, validation.metrics["eval_runtime"])
+    write_saved_predictions(output_dir, "test", test, test.metrics["test_runtime"])
     (output_dir / "data_args.json").write_text(json.dumps(dataclasses.asdict(data_args), indent=2) + "\n")
     (output_dir / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
+def softmax_probabilities(logits) -> np.ndarray:
+    """(examples, classes) float32 probabilities from logits, computed as `inference.class_probabilities` does."""
+    return torch.from_numpy(np.asarray(logits)).float().softmax(dim=-1).numpy()
+
+
+def saved_predictions_path(folder, split: str) -> Path:
+    return Path(folder) / f"predictions_{split}.npz"
+
+
+def write_saved_predictions(folder: Path, split: str, output, runtime_seconds: float) -> None:
+    """`predictions_{split}.npz`: the split's probabilities, label ids and prediction time (module docstring)."""
+    np.savez(
+        saved_predictions_path(folder, split),
+        probabilities=softmax_probabilities(output.predictions),
+        label_ids=np.asarray(output.label_ids, dtype=np.int64),
+        runtime_seconds=np.float64(runtime_seconds),
+    )
+
+
+def read_saved_predictions(folder, split: str, label_ids) -> tuple[np.ndarray, float] | None:
+    """(probabilities, runtime seconds) saved in `folder` for `split`, or None where there are none that fit:
+    no file (a folder from before they were saved), an unreadable one, or one whose rows or labels are not
+    `label_ids` (the split the caller scores on)."""
+    path = saved_predictions_path(folder, split)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            probabilities, saved_labels = saved["probabilities"], saved["label_ids"]
+            runtime_seconds = float(saved["runtime_seconds"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    label_ids = np.asarray(label_ids)
+    if probabilities.ndim != 2 or len(probabilities) != len(label_ids) or not np.array_equal(saved_labels, label_ids):
+        return None
+    return probabilities, runtime_seconds
+
+
 def write_predictions(path: Path, logits, label_ids, label_names) -> None:
     """One row per example, in the split's order: true label, predicted label, its probability."""
-    probabilities = torch.from_numpy(np.asarray(logits)).float().softmax(dim=-1).numpy()
+    probabilities = softmax_probabilities(logits)
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["index", "label", "prediction", "score"])
