@@ -53,7 +53,13 @@ def test_pretrain_quick_runs_end_to_end_and_a_second_comparison_reuses_the_pretr
 
 
 def test_embeddings_rows_start_from_the_word_vectors(newsgroups_home, tmp_path):
-    words = ["the", "of", "and", "to", "in", "is", "that", "for", "it", "you"]
+    # Common English words: well over the reader's 1 % floor of a 20 Newsgroups vocabulary.
+    words = (
+        "the of and to in is that for it you this be on are not have with as or was if but they can at by an "
+        "from what there all would one will so about do any my which has me we no more just some like out know "
+        "people think their who only other also get time them use how been were than when then these up new "
+        "because good well see very even should could does first most many much way make said work year"
+    ).split()
     vectors = np.random.default_rng(0).normal(size=(len(words), 6)).round(4)
     path = tmp_path / "vectors.txt"
     path.write_text("".join(f"{word} {' '.join(map(str, row))}\n" for word, row in zip(words, vectors)))
@@ -63,7 +69,7 @@ def test_embeddings_rows_start_from_the_word_vectors(newsgroups_home, tmp_path):
     rows = model_rows(results)
     assert set(rows) == {"RNN", "RNN + word vectors"}
     record = rows["RNN + word vectors"]["embeddings"]
-    assert record["path"] == str(path) and record["found_count"] == len(words)
+    assert record["path"] == str(path) and record["found_count"] > 0.9 * len(words)
     assert rows["RNN + word vectors"]["settings"]["config"]["embedding_size"] == 6
 
 
