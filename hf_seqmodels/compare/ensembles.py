@@ -46,7 +46,7 @@ def compare_rows(model_rows: list[dict], splits: datasets.DatasetDict, output_di
     validation, test = np.asarray(splits["validation"]["label"]), np.asarray(splits["test"]["label"])
 
     models = members[:-1]
-    rows = [_row("Ensemble: " + " + ".join(member["name"] for member in models), models, test, "all models")]
+    rows = [_row("Ensemble: " + " + ".join(member["name"] for member in models), models, test, "all models", validation)]
     rows[0]["short_name"] = "Ensemble: all models"
     scored = []
     for size in range(2, len(members) + 1):
@@ -63,7 +63,7 @@ def compare_rows(model_rows: list[dict], splits: datasets.DatasetDict, output_di
         rows[0]["chosen_on"] = "all models; also the subset best on validation"
     else:
         name = "Ensemble (best on validation): " + " + ".join(member["name"] for member in best)
-        rows.append(_row(name, list(best), test, "validation"))
+        rows.append(_row(name, list(best), test, "validation", validation))
         rows[-1]["short_name"] = f"Ensemble: best {len(best)} on validation"
     rows[-1]["validation_subsets"] = [entry for entry, _ in scored]
     return rows
@@ -107,7 +107,9 @@ def _tfidf_member(splits) -> dict:
     return member
 
 
-def _row(name: str, members: list[dict], test_labels: np.ndarray, chosen_on: str) -> dict:
+def _row(name: str, members: list[dict], test_labels: np.ndarray, chosen_on: str, validation_labels: np.ndarray) -> dict:
+    on_validation = mean_probabilities([member["validation"] for member in members], [1.0] * len(members))
+    validation_accuracy = float((on_validation.argmax(axis=-1) == validation_labels).mean())
     started = time.perf_counter()
     probabilities = mean_probabilities([member["test"] for member in members], [1.0] * len(members))
     averaging_seconds = time.perf_counter() - started
@@ -122,6 +124,7 @@ def _row(name: str, members: list[dict], test_labels: np.ndarray, chosen_on: str
         "chosen_on": chosen_on,
         "test_accuracy": scores["accuracy"],
         "test_macro_f1": scores["macro_f1"],
+        "validation_accuracy": validation_accuracy,
         "num_parameters": int(sum(member["num_parameters"] for member in members)),
         "train_seconds": round(train_seconds, 1),
         "train_samples_per_second": round(sum(member["train_samples"] for member in members) / train_seconds, 1),

@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..metrics import plot_confusion_matrix
-from . import ensembles
+from . import ensembles, transfer
 
 
 def write_plots(results: dict, output_dir: Path, label_names: list[str]) -> None:
@@ -30,7 +30,8 @@ def validation_accuracy_figure(rows: list[dict]) -> Figure:
     for row in rows:
         if row["kind"] == "model":
             epochs = [entry["epoch"] for entry in row["history"]]
-            seconds = [entry["elapsed_seconds"] for entry in row["history"]]
+            # A pretrained start's curve begins where its pretraining ended.
+            seconds = [entry["elapsed_seconds"] + row.get("pretrain_seconds", 0) for entry in row["history"]]
             accuracy = [entry["eval_accuracy"] for entry in row["history"]]
             by_epoch.plot(epochs, accuracy, marker="o", label=row["name"])
             by_time.plot(seconds, accuracy, marker="o", label=row["name"])
@@ -40,7 +41,7 @@ def validation_accuracy_figure(rows: list[dict]) -> Figure:
         for axes in (by_epoch, by_time):
             axes.axhline(row["validation_accuracy"], linestyle=linestyle, color="gray", label=f"{row['name']} (validation)")
     by_epoch.set(xlabel="epoch", ylabel="validation accuracy", title="Validation accuracy per epoch")
-    by_time.set(xlabel="training time (s)", title="… per second of training")
+    by_time.set(xlabel="training time (s, pretraining included)", title="… per second of training")
     by_epoch.legend(fontsize=8)
     for axes in (by_epoch, by_time):
         axes.grid(alpha=0.3)
@@ -95,17 +96,21 @@ def render_report(results: dict) -> str:
         f"Run {results['date']} on {results['machine']['processor']} ({results['machine']['cpu_cores']} cores, "
         f"torch {results['machine']['torch']}); {results['total_seconds']:.0f} s in all.",
         "",
-        "| model | test accuracy | test macro-F1 | parameters | training time (s) | training (samples/s) | inference (samples/s) | epochs |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| model | test accuracy | test macro-F1 | validation accuracy | parameters | training time (s) "
+        "| training (samples/s) | inference (samples/s) | epochs |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in sorted(rows, key=lambda row: -row["test_accuracy"]):
         epochs = "–" if row["epochs"] is None else f"{row['epochs']:g}"
         lines.append(
-            f"| {row['name']} | {row['test_accuracy']:.4f} | {row['test_macro_f1']:.4f} | {row['num_parameters']:,} "
+            f"| {row['name']} | {row['test_accuracy']:.4f} | {row['test_macro_f1']:.4f} "
+            f"| {_optional(row.get('validation_accuracy'))} | {row['num_parameters']:,} "
             f"| {row['train_seconds']:.1f} | {row['train_samples_per_second']:.1f} "
             f"| {row['inference_samples_per_second']:.1f} | {epochs} |"
         )
+    lines += transfer.labels_note(results)
     lines += run_notes(rows)
+    lines += transfer.report_section(results)
     lines += ensembles.report_notes(rows)
     lines += ["", "## What the numbers say", "", *summary_sentences(rows), *ensembles.summary_sentences(rows), ""]
     lines += [
@@ -114,12 +119,16 @@ def render_report(results: dict) -> str:
         "- `results.json`: every figure above, the per-epoch validation history and the full settings.",
         "- `validation_accuracy.png`: validation accuracy per epoch and per second of training; the baselines' "
         "validation accuracy as gray reference lines.",
-        "- `accuracy_vs_training_time.png`: test accuracy against training time, baselines included.",
+        "- `accuracy_vs_training_time.png`: test accuracy against training time (pretraining included), baselines included.",
         "- `confusion_matrix_best.png`: the test confusion matrix of the most accurate model.",
         "- `<architecture>/`: each trained model (loads with `AutoModelForSequenceClassification`), with its card.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _optional(value) -> str:
+    return "–" if value is None else f"{value:.4f}"
 
 
 def run_notes(rows: list[dict]) -> list[str]:
