@@ -4,7 +4,8 @@ Importing the package registers the four architectures with `AutoConfig`, `AutoM
 `AutoModelForSequenceClassification` and `AutoModelForMaskedLM`, and nothing else: the data, tokenizer and training functions
 (`Trainer`, `datasets`, scikit-learn) are imported on first use, as transformers imports its own, so
 that loading a model or `hf-seqmodels predict` does not pay for them. `train(*parse_args([...]))`
-trains one model the way `hf-seqmodels train` does.
+trains one model the way `hf-seqmodels train` does; `pretrain(*parse_pretraining_args([...]))` pretrains
+one the way `hf-seqmodels pretrain` does.
 """
 
 import importlib
@@ -42,6 +43,8 @@ _LAZY_NAMES = {
     "SeqModelsTrainingArguments": ".training",
     "parse_args": ".training",
     "train": ".training",
+    "parse_pretraining_args": ".training",
+    "pretrain": ".training",
 }
 
 __version__ = "0.1.0"
@@ -75,6 +78,8 @@ __all__ = [
     "SeqModelsTrainingArguments",
     "parse_args",
     "train",
+    "parse_pretraining_args",
+    "pretrain",
 ]
 
 

@@ -145,10 +145,8 @@ def run_train(argv: list[str]) -> int:
 
 
 def run_pretrain(argv: list[str]) -> int:
-    from .training.pretraining import parse_pretraining_args, pretrain
-
-    arguments = parse_pretraining_args(argv, prog=f"{PROG} pretrain")
-    summary = pretrain(*arguments)
+    arguments = training.parse_pretraining_args(argv, prog=f"{PROG} pretrain")
+    summary = training.pretrain(*arguments)
     if arguments[-1].process_index == 0:  # under accelerate launch / torchrun every process gets here
         print(json.dumps({key: summary[key] for key in ("architecture", "output_dir", "train_runtime", "validation")}))
     return 0

@@ -40,6 +40,8 @@ def test_pretrain_quick_runs_end_to_end_and_a_second_comparison_reuses_the_pretr
     assert fine_tuned.get_vocab() == AutoTokenizer.from_pretrained(folder).get_vocab()
     report = (tmp_path / "first" / "report.md").read_text()
     assert "| GRU + MLM pretraining |" in report
+    transfer_row = f"| GRU | {scratch['test_accuracy']:.4f} ({scratch['validation_accuracy']:.4f}) | {pretrained['test_accuracy']:.4f}"
+    assert "## What transfer adds" in report and transfer_row in report
 
     # Labels for half the training split: the same pretrained folder (all of the text), not pretrained again.
     weights = (folder / "model.safetensors").stat().st_mtime_ns

@@ -11,6 +11,7 @@ from . import ensembles
 from .arguments import CompareArguments, parse_args, training_argv
 from .baselines import BASELINES, baseline_descriptions, run_baseline
 from .report import render_report, write_plots
+from ..training.pretraining import PRETRAINING_SUMMARY
 from .pretraining import check_pretraining_options, ensure_pretrained, pretrained_folder
 from .runs import RUN_RECORD, launch_training, model_row, plan_model, remove_checkpoints
 
@@ -92,11 +93,9 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
 
 
 def _launcher(args: CompareArguments):
-    """Runs `hf-seqmodels COMMAND ARGV` across --num_processes processes; the summary it wrote."""
+    """Runs `hf-seqmodels pretrain ARGV` across --num_processes processes; the summary it wrote."""
 
     def launch(command: str, argv: list[str]) -> dict:
-        from ..training.pretraining import PRETRAINING_SUMMARY
-
         output_dir = argv[argv.index("--output_dir") + 1]
         return launch_training(argv, args.num_processes, output_dir, command, PRETRAINING_SUMMARY)
 

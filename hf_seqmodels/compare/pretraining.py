@@ -14,6 +14,7 @@ from pathlib import Path
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .. import training
+from ..training.pretraining import PRETRAINING_SUMMARY, parse_pretraining_args, pretrain
 from .arguments import CompareArguments, config_path
 
 # A smoke check's pretraining: the comparison's --quick slice, one epoch, a small vocabulary.
@@ -49,8 +50,6 @@ def pretraining_argv(args: CompareArguments, architecture: str) -> list[str]:
     folder = pretrained_folder(args, architecture)
     argv = [str(config_path(f"{architecture}-mlm")), "--output_dir", str(folder)]
     argv += pretraining_settings(args, architecture) + (["--data_home", args.data_home] if args.data_home else [])
-    from ..training.pretraining import parse_pretraining_args
-
     try:
         parse_pretraining_args(argv)
     except training.UsageError as error:
@@ -62,8 +61,6 @@ def ensure_pretrained(args: CompareArguments, architecture: str, launch) -> dict
     """The pretraining summary of `architecture`'s folder: read back when it is finished, else pretrained
     (resumed from its newest checkpoint, if an earlier comparison was interrupted). `launch(command, argv)`
     runs a job across `--num_processes` processes."""
-    from ..training.pretraining import PRETRAINING_SUMMARY, parse_pretraining_args, pretrain
-
     folder = pretrained_folder(args, architecture)
     summary_path = folder / PRETRAINING_SUMMARY
     if summary_path.is_file():

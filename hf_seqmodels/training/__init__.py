@@ -10,8 +10,10 @@
     evaluation.py   evaluate_folder(): a saved model scored on one split (hf-seqmodels evaluate)
     errors.py       UsageError, and loading errors translated into it
     jobs.py         train(), reading top to bottom like transformers' run_classification.py
+    pretraining.py  pretrain(): a masked language model on unlabelled text, like transformers' run_mlm.py
 
-`hf-seqmodels train` and `scripts/train.py` are `parse_args()` + `train()`. The names below are imported on
+`hf-seqmodels train` and `scripts/train.py` are `parse_args()` + `train()`; `hf-seqmodels pretrain` and
+`scripts/pretrain.py` are `parse_pretraining_args()` + `pretrain()`. The names below are imported on
 first use (as transformers does), so `from hf_seqmodels.training import UsageError` costs no `Trainer`.
 """
 
@@ -33,6 +35,7 @@ _PUBLIC_NAMES = {
     "jobs": ["train"],
     "loading": ["check_batch_size", "is_exported", "load_classifier", "onnx_runtime"],
     "outputs": ["read_saved_predictions", "softmax_probabilities", "split_metrics", "write_evaluation"],
+    "pretraining": ["MaskedLMArguments", "PretrainingArguments", "parse_pretraining_args", "pretrain"],
     "trainer": ["SeqModelsTrainer", "build_trainer"],
 }
 _MODULE_OF = {name: module for module, names in _PUBLIC_NAMES.items() for name in names}
