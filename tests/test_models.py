@@ -266,7 +266,7 @@ OLD_CONFIG_JSON = {
 
 
 # Fields added since; a folder saved before has none of them, and their defaults keep its model unchanged.
-FIELDS_ADDED_SINCE = {"tie_word_embeddings"}  # used by the masked-LM head only
+FIELDS_ADDED_SINCE = {"tie_word_embeddings", "mlm_vocab_size"}  # used by the masked-LM head only
 
 
 def test_folders_saved_with_the_old_defaults_load_and_predict_as_before(architecture, tmp_path):

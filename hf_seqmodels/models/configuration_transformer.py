@@ -57,7 +57,7 @@ class TransformerConfig(PreTrainedConfig):
             Id of the padding token.
         tie_word_embeddings (`bool`, *optional*, defaults to `True`):
             Whether a masked-language-model head scores the vocabulary with the input embedding matrix itself.
-        mlm_vocab_size (`int`, *optional*):
+        mlm_vocab_size (`int`, *optional*, defaults to `None`):
             A masked-language-model head scores only the ids below this (the tokenizer numbers words by
             document frequency, so: the most common words); rarer words are still masked but not predicted.
             The output layer over the whole vocabulary is most of a pretraining step's cost. `None`: all.
