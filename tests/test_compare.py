@@ -81,17 +81,18 @@ def test_report_figures_match_results_json(quick_run):
     table = {}
     for line in report.splitlines():
         cells = [cell.strip() for cell in line.strip("|").split("|")]
-        if len(cells) == 8 and re.fullmatch(r"[01]\.\d{4}", cells[1]):
+        if len(cells) == 9 and re.fullmatch(r"[01]\.\d{4}", cells[1]):
             table[cells[0]] = cells
     assert set(table) == {row["name"] for row in results["rows"]}
     for row in results["rows"]:
         cells = table[row["name"]]
         assert float(cells[1]) == pytest.approx(row["test_accuracy"], abs=5e-5)
         assert float(cells[2]) == pytest.approx(row["test_macro_f1"], abs=5e-5)
-        assert int(cells[3].replace(",", "")) == row["num_parameters"]
-        assert float(cells[4]) == pytest.approx(row["train_seconds"], abs=0.05)
-        assert float(cells[5]) == pytest.approx(row["train_samples_per_second"], abs=0.05)
-        assert float(cells[6]) == pytest.approx(row["inference_samples_per_second"], abs=0.05)
+        assert float(cells[3]) == pytest.approx(row["validation_accuracy"], abs=5e-5)
+        assert int(cells[4].replace(",", "")) == row["num_parameters"]
+        assert float(cells[5]) == pytest.approx(row["train_seconds"], abs=0.05)
+        assert float(cells[6]) == pytest.approx(row["train_samples_per_second"], abs=0.05)
+        assert float(cells[7]) == pytest.approx(row["inference_samples_per_second"], abs=0.05)
     assert report == render_report(results)
 
 

@@ -62,7 +62,8 @@ def accuracy_vs_training_time_figure(rows: list[dict]) -> Figure:
     low, high = np.log10(axes.get_xlim())
     for row in rows:
         label = row.get("short_name", row["name"])  # an ensemble's full name lists every member
-        right_half = (np.log10(row["train_seconds"]) - low) / (high - low) > 0.5
+        # (A row read back with no time of its own has none to place; log10 of 0 is not a position.)
+        right_half = row["train_seconds"] > 0 and (np.log10(row["train_seconds"]) - low) / (high - low) > 0.5
         axes.annotate(
             label,
             (row["train_seconds"], row["test_accuracy"]),
