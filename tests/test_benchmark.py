@@ -209,6 +209,22 @@ def test_recurrent_bound_script_reports_a_bound_per_recurrent_model(newsgroups_h
 
 
 @pytest.mark.slow
+def test_mlm_output_cost_script_times_both_output_layers_of_every_architecture(tmp_path):
+    """scripts/mlm_output_cost.py (scripts/README.md, Pretrain) writes one row per architecture with both step
+    times; which is faster is the script's finding, not a test's."""
+    output = tmp_path / "cost.json"
+    command = [sys.executable, "scripts/mlm_output_cost.py", "--quick", "--steps", "1", "--rounds", "1", "--output", str(output)]
+    printed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True).stdout
+    report = json.loads(output.read_text())
+    assert [row["architecture"] for row in report["rows"]] == ["rnn", "lstm", "gru", "transformer"]
+    assert report["mlm_vocab_size"] < report["vocab_size"]
+    for row in report["rows"]:
+        assert row["all_words_seconds"] > 0 and row["common_words_seconds"] > 0
+        assert row["speedup"] == pytest.approx(row["all_words_seconds"] / row["common_words_seconds"])
+    assert sum(line.startswith(("| RNN", "| LSTM", "| GRU", "| Transformer")) for line in printed.splitlines()) == 4
+
+
+@pytest.mark.slow
 def test_deployment_rows_compare_each_export_with_eager_pytorch(newsgroups_home, tmp_path):
     """`--deploy`: for each architecture, eager PyTorch, ONNX Runtime fp32 and int8, each timed, sized and
     compared with eager; the int8 file is the smaller one. How fast each is is the benchmark's finding."""
