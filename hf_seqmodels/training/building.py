@@ -27,24 +27,12 @@ logger = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- data
 
 
-def load_data(data_args: DataArguments) -> datasets.DatasetDict:
-    """The `train` / `validation` / `test` splits (`text`, `label: ClassLabel`) that `data_args` describe."""
+def load_splits(data_args: DataArguments, labelled: bool = True) -> datasets.DatasetDict:
+    """The splits `data_args` name, whole: with `labelled=False` text alone (pretraining), and no test split
+    carved from files (20 Newsgroups keeps its own, which pretraining never reads)."""
     try:
-        if not data_args.is_newsgroups:
-            splits = load_text_dataset(
-                train_file=data_args.train_file,
-                validation_file=data_args.validation_file,
-                test_file=data_args.test_file,
-                dataset_name=data_args.dataset_name,
-                dataset_config_name=data_args.dataset_config_name,
-                text_column=data_args.text_column,
-                label_column=data_args.label_column,
-                validation_size=data_args.validation_size,
-                test_size=data_args.test_size,
-                seed=data_args.split_seed,
-            )
-        else:
-            splits = load_newsgroups(
+        if data_args.is_newsgroups:
+            return load_newsgroups(
                 protocol=data_args.protocol,
                 remove=comma_list(data_args.remove),
                 categories=comma_list(data_args.categories) or None,
@@ -52,8 +40,25 @@ def load_data(data_args: DataArguments) -> datasets.DatasetDict:
                 seed=data_args.split_seed,
                 data_home=data_args.data_home,
             )
-    except (ValueError, FileNotFoundError) as error:  # bad columns, labels, names of groups or data sets
+        return load_text_dataset(
+            train_file=data_args.train_file,
+            validation_file=data_args.validation_file,
+            test_file=data_args.test_file if labelled else None,
+            dataset_name=data_args.dataset_name,
+            dataset_config_name=data_args.dataset_config_name,
+            text_column=data_args.text_column,
+            label_column=data_args.label_column if labelled else None,
+            validation_size=data_args.validation_size,
+            test_size=data_args.test_size if labelled else None,
+            seed=data_args.split_seed,
+        )
+    except (ValueError, FileNotFoundError) as error:  # bad columns, labels, files, names of groups or data sets
         raise UsageError(str(error)) from error
+
+
+def load_data(data_args: DataArguments) -> datasets.DatasetDict:
+    """The `train` / `validation` / `test` splits (`text`, `label: ClassLabel`) that `data_args` describe."""
+    splits = load_splits(data_args)
     train_limit = data_args.max_train_samples
     if data_args.train_fraction is not None:  # a fraction of the training data as --max_train_samples leaves it
         available = min(len(splits["train"]), train_limit or len(splits["train"]))

@@ -59,9 +59,13 @@ def split_metrics(metrics: dict, prefix: str) -> dict:
     return {name: metrics[f"{prefix}_{name}"] for name in ("loss", "accuracy", "macro_f1")}
 
 
-def epoch_history(log_history: list[dict]) -> list[dict]:
-    """One entry per evaluation during training (not the ones after it), with the training loss logged at the
-    same step."""
+# What a classifier's evaluations log; masked-LM pretraining logs the loss alone.
+CLASSIFICATION_METRICS = ("eval_loss", "eval_accuracy", "eval_macro_f1")
+
+
+def epoch_history(log_history: list[dict], metrics: tuple[str, ...] = CLASSIFICATION_METRICS) -> list[dict]:
+    """One entry per evaluation during training (not the ones after it): epoch, step, seconds, the training loss
+    logged at the same step, and `metrics`."""
     train_loss = {entry["step"]: entry["loss"] for entry in log_history if "loss" in entry}
     return [
         {
@@ -69,12 +73,10 @@ def epoch_history(log_history: list[dict]) -> list[dict]:
             "step": entry["step"],
             "elapsed_seconds": entry.get("elapsed_seconds"),
             "train_loss": train_loss.get(entry["step"]),
-            "eval_loss": entry["eval_loss"],
-            "eval_accuracy": entry["eval_accuracy"],
-            "eval_macro_f1": entry["eval_macro_f1"],
         }
+        | {metric: entry[metric] for metric in metrics}
         for entry in log_history
-        if "eval_macro_f1" in entry
+        if all(metric in entry for metric in metrics)
     ]
 
 

@@ -17,8 +17,6 @@ from pathlib import Path
 import datasets
 from transformers import DataCollatorForLanguageModeling, set_seed
 
-from ..data import load_newsgroups, load_text_dataset
-from ..utils import comma_list
 from .arguments import (
     DataArguments,
     ModelArguments,
@@ -27,11 +25,12 @@ from .arguments import (
     find_config_file,
     parse_arguments,
 )
-from .building import apply_word_vectors, build_model, build_tokenizer, shared, tokenize_splits
+from .building import apply_word_vectors, build_model, build_tokenizer, load_splits, shared, tokenize_splits
 from .card import build_pretraining_card
 from .checkpoints import checkpoint_step, resolve_checkpoint
 from .errors import UsageError
 from .jobs import fit, publish
+from .outputs import epoch_history
 from .trainer import build_trainer
 
 logger = logging.getLogger(__name__)
@@ -120,7 +119,7 @@ def pretrain(
 
     # Train, then the masked-LM loss on validation
     train_metrics = fit(trainer, checkpoint)
-    history = loss_history(trainer.state.log_history)
+    history = epoch_history(trainer.state.log_history, metrics=("eval_loss",))
     eval_metrics = trainer.evaluate()
     trainer.save_metrics("eval", eval_metrics)
 
@@ -150,30 +149,7 @@ def pretrain(
 def load_unlabelled_data(data_args: DataArguments) -> datasets.DatasetDict:
     """`train` and `validation` splits of a `text` column: 20 Newsgroups' own (the very split a classifier
     trained with the same data options learns from, labels dropped), or files / a Hub data set of text."""
-    try:
-        if data_args.is_newsgroups:
-            splits = load_newsgroups(
-                protocol=data_args.protocol,
-                remove=comma_list(data_args.remove),
-                categories=comma_list(data_args.categories) or None,
-                validation_size=data_args.validation_size,
-                seed=data_args.split_seed,
-                data_home=data_args.data_home,
-            )
-        else:
-            splits = load_text_dataset(
-                train_file=data_args.train_file,
-                validation_file=data_args.validation_file,
-                dataset_name=data_args.dataset_name,
-                dataset_config_name=data_args.dataset_config_name,
-                text_column=data_args.text_column,
-                label_column=None,
-                validation_size=data_args.validation_size,
-                test_size=None,
-                seed=data_args.split_seed,
-            )
-    except (ValueError, FileNotFoundError) as error:  # bad columns, files, names of groups or data sets
-        raise UsageError(str(error)) from error
+    splits = load_splits(data_args, labelled=False)
     limits = {"train": data_args.max_train_samples, "validation": data_args.max_eval_samples}
     return datasets.DatasetDict(
         {
@@ -183,22 +159,6 @@ def load_unlabelled_data(data_args: DataArguments) -> datasets.DatasetDict:
             for split, limit in limits.items()
         }
     )
-
-
-def loss_history(log_history: list[dict]) -> list[dict]:
-    """One entry per evaluation during training: epoch, step, seconds, training and validation loss."""
-    train_loss = {entry["step"]: entry["loss"] for entry in log_history if "loss" in entry}
-    return [
-        {
-            "epoch": entry["epoch"],
-            "step": entry["step"],
-            "elapsed_seconds": entry.get("elapsed_seconds"),
-            "train_loss": train_loss.get(entry["step"]),
-            "eval_loss": entry["eval_loss"],
-        }
-        for entry in log_history
-        if "eval_loss" in entry
-    ]
 
 
 def _perplexity(loss: float) -> float:
