@@ -29,7 +29,7 @@ def tiny_masked_lm(architecture, perturb=True, seed=0, **overrides):
 
 def encoder_variants(architecture):
     if architecture == "transformer":
-        return [dict(position_embedding_type=positions) for positions in ("learned", "sinusoidal")]
+        return [dict(position_embedding_type=positions) for positions in ("learned", "sinusoidal", "alibi")]
     return [dict(bidirectional=bidirectional) for bidirectional in (True, False)]
 
 

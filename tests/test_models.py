@@ -24,7 +24,7 @@ RECURRENT_VARIANTS = [
 TRANSFORMER_VARIANTS = [
     dict(pooling=pooling, position_embedding_type=positions, attn_implementation=attention)
     for pooling in ("cls", "mean", "max", "mean_max")
-    for positions in ("sinusoidal", "learned")
+    for positions in ("sinusoidal", "learned", "alibi")
     for attention in ("sdpa", "eager")
 ]
 
@@ -177,6 +177,22 @@ def test_sinusoidal_positions_are_rebuilt_on_reload(attention, tmp_path):
     input_ids, attention_mask = pad_batch([torch.arange(2, 40), torch.arange(2, 5)])
     expected = model(input_ids, attention_mask=attention_mask).logits
     assert torch.equal(reloaded(input_ids, attention_mask=attention_mask).logits, expected)
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_alibi_attention_reads_word_order_without_position_embeddings(attention):
+    """ALiBi has no position embeddings: order reaches the model only through the attention bias, which
+    both kernels must apply. Two words swapped give other token states; the same words in the same
+    order give the same states whatever padding follows."""
+    model = tiny_classifier(
+        "transformer", position_embedding_type="alibi", attn_implementation=attention
+    )
+    assert not any("position" in name for name, _ in model.named_parameters())
+    states = model.model(torch.tensor([[5, 9, 12, 7]])).last_hidden_state
+    swapped = model.model(torch.tensor([[9, 5, 12, 7]])).last_hidden_state
+    assert not torch.allclose(states[0, 0], swapped[0, 1], atol=1e-4)
+    padded = model.model(torch.tensor([[5, 9, 12, 7, 0, 0]]), attention_mask=torch.tensor([[1, 1, 1, 1, 0, 0]]))
+    torch.testing.assert_close(padded.last_hidden_state[:, :4], states)
 
 
 def test_model_types_are_unique_and_prefixed():

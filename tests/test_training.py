@@ -356,6 +356,43 @@ def test_length_grouping_reads_the_length_column(tmp_path):
     assert first_batch["input_ids"][0].tolist()[: len(data[0]["input_ids"])] == data[0]["input_ids"]
 
 
+
+@pytest.mark.parametrize("architecture", ["gru", "transformer"])
+def test_encoder_learning_rate_applies_to_the_encoder_only(architecture, tmp_path):
+    # Rate 0 for the encoder: a few steps move the new head and leave every encoder weight as it was.
+    texts = [f"the probe number {i} reached orbit" if i % 2 else f"the team scored goal {i}" for i in range(16)]
+    tokenizer = train_tokenizer(texts, vocab_size=60, min_df=1)
+    data = Dataset.from_dict({"text": texts, "label": [i % 2 for i in range(16)]}).map(
+        lambda batch: tokenizer(batch["text"]), batched=True, remove_columns=["text"]
+    )
+    model_args = ModelArguments(architecture=architecture, config_overrides=TINY[architecture])
+    model = build_model(model_args, tokenizer, ["a", "b"], None)
+    before = {name: value.clone() for name, value in model.named_parameters()}
+    args = quiet_training_args(
+        tmp_path, encoder_learning_rate=0.0, learning_rate=1e-2, max_steps=3, save_strategy="no",
+        eval_strategy="no", early_stopping_patience=0, load_best_model_at_end=False, per_device_train_batch_size=4,
+    )  # fmt: skip
+    trainer = SeqModelsTrainer(
+        model=model, args=args, train_dataset=data, processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+    )  # fmt: skip
+    trainer.train()
+    prefix = model.base_model_prefix + "."
+    moved = {name for name, value in model.named_parameters() if not value.equal(before[name])}
+    assert moved and all(not name.startswith(prefix) for name in moved)
+    assert any(name.startswith(prefix) for name in before)
+    # Both of Trainer's weight-decay groups were split, each part keeping its decay.
+    groups = trainer.optimizer.param_groups  # "initial_lr": the peak rate, before the schedule scaled it
+    assert sorted((group["initial_lr"] > 0, group["weight_decay"] > 0) for group in groups) == [
+        (False, False), (False, True), (True, False), (True, True),
+    ]  # fmt: skip
+
+
+def test_negative_encoder_learning_rate_is_named(tmp_path):
+    with pytest.raises(UsageError, match="--encoder_learning_rate must be ≥ 0, got -0.1"):
+        quiet_training_args(tmp_path, encoder_learning_rate=-0.1)
+
+
 # --------------------------------------------------------------------------- arguments
 
 

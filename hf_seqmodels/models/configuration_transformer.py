@@ -9,7 +9,7 @@ from transformers import PreTrainedConfig
 from .configuration_common import check_choice, check_mlm_vocab_size, check_pad_token_id, check_range
 
 TRANSFORMER_POOLINGS = ("cls", "mean", "max", "mean_max")
-POSITION_EMBEDDING_TYPES = ("sinusoidal", "learned")
+POSITION_EMBEDDING_TYPES = ("sinusoidal", "learned", "alibi")
 
 
 @strict
@@ -36,8 +36,11 @@ class TransformerConfig(PreTrainedConfig):
         max_position_embeddings (`int`, *optional*, defaults to 512):
             Longest input (in tokens, the model's own [CLS] not counted) the positions cover.
         position_embedding_type (`str`, *optional*, defaults to `"learned"`):
-            `"learned"` or `"sinusoidal"` (fixed, rebuilt on load). Either way token embeddings are scaled
-            by `sqrt(hidden_size)` as in the original Transformer, and the sum is layer-normalised.
+            `"learned"`, `"sinusoidal"` (fixed, rebuilt on load), or `"alibi"`: no position embeddings, each
+            head's attention scores lowered in proportion to the distance between the two tokens (ALiBi,
+            Press et al. 2022, both directions), so attention starts out local, as masked-LM pretraining
+            needs. Token embeddings are scaled by `sqrt(hidden_size)` as in the original Transformer, and
+            the sum with positions is layer-normalised.
         pooling (`str`, *optional*, defaults to `"mean_max"`):
             `"cls"` (a learned token the model puts in front of every input), `"mean"` or `"max"` over
             the real tokens, or `"mean_max"` (both, concatenated: the classifier reads `2 * hidden_size`).

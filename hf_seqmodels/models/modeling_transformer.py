@@ -72,7 +72,7 @@ class TransformerEmbeddings(nn.Module):
         num_positions = config.max_position_embeddings + 1  # + the [CLS] position
         if config.position_embedding_type == "learned":
             self.position_embeddings = nn.Embedding(num_positions, config.hidden_size)
-        else:
+        elif config.position_embedding_type == "sinusoidal":
             # Not saved: rebuilt by `_init_weights`, also after `from_pretrained`.
             self.register_buffer("position_table", sinusoidal_table(num_positions, config.hidden_size), persistent=False)
         # As in BERT: a layer norm over the summed embeddings. Without it the small initial token embeddings
@@ -81,8 +81,8 @@ class TransformerEmbeddings(nn.Module):
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.embedding_dropout)
 
-    def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        # (B, T) -> (B, 1+T, H)
+    def forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
+        # (B, T), (B, 1+T) -> (B, 1+T, H)
         if input_ids.shape[1] > self.config.max_position_embeddings:
             raise ValueError(
                 f"Input of {input_ids.shape[1]} tokens is longer than max_position_embeddings="
@@ -95,13 +95,26 @@ class TransformerEmbeddings(nn.Module):
         # (unscaled, 20 Newsgroups seed protocol: validation 0.36 after one epoch instead of 0.59).
         tokens = self.token_embeddings(input_ids) * self.config.hidden_size**0.5
         tokens = torch.cat([self.cls_embedding.expand(tokens.shape[0], -1, -1), tokens], dim=1)
-        # Counting real tokens (not columns) makes positions right for left-padded batches too.
-        position_ids = torch.cat([mask.new_zeros(mask.shape[0], 1, dtype=torch.long), mask.long().cumsum(dim=1)], dim=1)
         if self.config.position_embedding_type == "learned":
-            positions = self.position_embeddings(position_ids)
-        else:
-            positions = self.position_table[position_ids]
-        return self.dropout(self.norm(tokens + positions))
+            tokens = tokens + self.position_embeddings(position_ids)
+        elif self.config.position_embedding_type == "sinusoidal":
+            tokens = tokens + self.position_table[position_ids]
+        return self.dropout(self.norm(tokens))
+
+
+def alibi_bias(position_ids: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """ALiBi's attention bias, in both directions: head h adds -m_h * |i - j| to the score of query i for
+    key j, with slopes m_h = 2^(-8h / num_heads) (Press et al. 2022), from very local heads to nearly
+    global ones. The [CLS] position reads and is read at no distance.
+
+    position_ids (B, 1+T) -> (B, heads, 1+T, 1+T)
+    """
+    exponents = torch.arange(1, num_heads + 1, device=position_ids.device, dtype=torch.float32)
+    slopes = torch.pow(2.0, -8.0 * exponents / num_heads)[None, :, None, None]
+    positions = position_ids.float()[:, None, :]  # (B, 1, 1+T); 0 at [CLS] (and left padding, never read)
+    counted = (positions > 0).float()
+    distance = (positions.unsqueeze(-1) - positions.unsqueeze(-2)).abs()  # (B, 1, 1+T, 1+T)
+    return -slopes * distance * counted.unsqueeze(-1) * counted.unsqueeze(-2)
 
 
 class TransformerAttention(nn.Module):
@@ -211,14 +224,17 @@ class TransformerModel(TransformerPreTrainedModel):
         if attention_mask is None:
             attention_mask = input_ids != self.config.pad_token_id if self.config.pad_token_id is not None else torch.ones_like(input_ids)
         mask = attention_mask.bool()  # (B, T)
-        states = self.embeddings(input_ids, mask)  # (B, 1+T, H)
+        # Counting real tokens (not columns) makes positions right for left-padded batches too.
+        position_ids = torch.cat([mask.new_zeros(mask.shape[0], 1, dtype=torch.long), mask.long().cumsum(dim=1)], dim=1)
+        states = self.embeddings(input_ids, position_ids)  # (B, 1+T, H)
 
         # A (B, 1, 1, 1+T) key mask broadcast over queries, rather than a materialised (B, 1, T, T) one.
         key_mask = torch.cat([mask.new_ones(mask.shape[0], 1), mask], dim=1)[:, None, None, :]
-        if self.config._attn_implementation == "eager":
-            key_mask = torch.zeros(key_mask.shape, dtype=states.dtype, device=states.device).masked_fill(
-                ~key_mask, torch.finfo(states.dtype).min
-            )
+        if self.config._attn_implementation == "eager" or self.config.position_embedding_type == "alibi":
+            bias = torch.zeros(key_mask.shape, dtype=states.dtype, device=states.device)
+            if self.config.position_embedding_type == "alibi":
+                bias = alibi_bias(position_ids, self.config.num_attention_heads).to(states.dtype)
+            key_mask = bias.masked_fill(~key_mask, torch.finfo(states.dtype).min)
 
         all_states = [states[:, 1:]]
         for layer in self.layers:

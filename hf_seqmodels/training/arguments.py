@@ -268,6 +268,13 @@ class SeqModelsTrainingArguments(HfTrainingArguments):
         default=2,
         metadata={"help": "Stop after this many evaluations without a better metric_for_best_model; 0: never."},
     )
+    encoder_learning_rate: float | None = field(
+        default=None,
+        metadata={
+            "help": "Peak learning rate of the encoder (all but the task head); default: --learning_rate. Lower "
+            "than the head's, it keeps more of what a pretrained encoder learned while the new head catches up."
+        },
+    )
 
     def __post_init__(self):
         if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.accelerator.is_available():
@@ -284,9 +291,10 @@ class SeqModelsTrainingArguments(HfTrainingArguments):
             ("per_device_eval_batch_size", 1),
             ("gradient_accumulation_steps", 1),
             ("early_stopping_patience", 0),
+            ("encoder_learning_rate", 0),
         ):
             value = getattr(self, option)
-            if value < minimum:
+            if value is not None and value < minimum:
                 raise UsageError(f"--{option} must be ≥ {minimum}, got {value}")
         if self.max_steps <= 0 and self.num_train_epochs <= 0:
             raise UsageError(f"--num_train_epochs must be > 0 (or give --max_steps), got {self.num_train_epochs}")

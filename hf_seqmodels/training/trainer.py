@@ -52,6 +52,24 @@ class SeqModelsTrainer(Trainer):
             logs = {**logs, "elapsed_seconds": round(self._clock_offset + time.perf_counter() - self._started, 3)}
         super().log(logs, start_time)
 
+    def create_optimizer(self, model=None):
+        encoder_rate = self.args.encoder_learning_rate
+        if self.optimizer is not None or encoder_rate is None:  # given to the trainer, or already built
+            return super().create_optimizer(model)
+        optimizer = super().create_optimizer(model)
+        # Discriminative fine-tuning (ULMFiT): Trainer's groups (decayed / not decayed) each split into
+        # the encoder's parameters, at their own rate, and the head's. The scheduler is built after this
+        # and scales every group's rate alike.
+        opt_model = self.model if model is None else model
+        encoder = {id(parameter) for parameter in opt_model.base_model.parameters()}
+        groups, optimizer.param_groups = optimizer.param_groups, []  # no step taken yet: no state to move
+        for group in groups:
+            for in_encoder in (True, False):
+                params = [p for p in group["params"] if (id(p) in encoder) == in_encoder]
+                if params:
+                    optimizer.add_param_group({**group, "params": params, "lr": encoder_rate if in_encoder else group["lr"]})
+        return optimizer
+
     def _get_train_sampler(self, train_dataset=None):
         # transformers 5 builds the sampler from the dataset after dropping the columns forward() does
         # not take, our precomputed `length` among them, and group_by_length then re-measures every
