@@ -16,6 +16,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import pytest
+import torch
 from datasets import Dataset
 from huggingface_hub import ModelCard
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
@@ -391,6 +392,25 @@ def test_encoder_learning_rate_applies_to_the_encoder_only(architecture, tmp_pat
 def test_negative_encoder_learning_rate_is_named(tmp_path):
     with pytest.raises(UsageError, match="--encoder_learning_rate must be ≥ 0, got -0.1"):
         quiet_training_args(tmp_path, encoder_learning_rate=-0.1)
+
+
+
+def test_predictions_come_back_in_the_datasets_order(tmp_path):
+    # predict() runs the texts shortest first; what it returns must line up with the dataset as given.
+    texts = [" ".join(["orbit"] * (1 + (7 * i) % 13)) + f" probe {i}" for i in range(24)]
+    tokenizer = train_tokenizer(texts, vocab_size=60, min_df=1)
+    data = Dataset.from_dict({"text": texts, "label": [i % 2 for i in range(24)]}).map(
+        lambda batch: tokenizer(batch["text"], return_length=True), batched=True, remove_columns=["text"]
+    )
+    model = build_model(ModelArguments(architecture="gru", config_overrides=TINY["gru"]), tokenizer, ["a", "b"], None)
+    args = quiet_training_args(
+        tmp_path, per_device_eval_batch_size=5, eval_strategy="no", save_strategy="no", early_stopping_patience=0
+    )
+    trainer = SeqModelsTrainer(model=model.eval(), args=args, processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer))
+    output = trainer.predict(data)
+    one_by_one = [model(torch.tensor([row["input_ids"]])).logits[0].detach().numpy() for row in data]
+    np.testing.assert_allclose(output.predictions, np.stack(one_by_one), atol=1e-5)
+    assert output.label_ids.tolist() == data["label"]
 
 
 # --------------------------------------------------------------------------- arguments
