@@ -8,7 +8,7 @@ import datasets
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import DataCollatorWithPadding, EvalPrediction, Trainer
+from transformers import DataCollatorWithPadding, EvalPrediction
 from transformers import TrainingArguments as HfTrainingArguments
 
 from ..metrics import compute_metrics
@@ -17,6 +17,7 @@ from .building import load_data, tokenize
 from .errors import UsageError
 from .loading import check_batch_size, is_exported, load_classifier, onnx_runtime
 from .outputs import split_metrics, write_evaluation
+from .trainer import SeqModelsTrainer
 
 
 def evaluate_folder(
@@ -38,7 +39,8 @@ def evaluate_folder(
 
 
 def predict_split(tokenizer, model, dataset: datasets.Dataset, split: str, output_dir: Path, batch_size: int):
-    """Trainer.predict over one split, its labels renumbered to the model's: logits, label ids, `{split}_*` metrics."""
+    """Trainer.predict over one split (shortest texts first, outputs in the split's order), its labels
+    renumbered to the model's: logits, label ids, `{split}_*` metrics."""
     dataset = align_labels(dataset, model.config.id2label)
     tokenized = tokenize(datasets.DatasetDict({split: dataset}), tokenizer)[split]
     args = HfTrainingArguments(
@@ -48,7 +50,7 @@ def predict_split(tokenizer, model, dataset: datasets.Dataset, split: str, outpu
         save_strategy="no",
         dataloader_pin_memory=torch.accelerator.is_available(),
     )
-    trainer = Trainer(
+    trainer = SeqModelsTrainer(
         model=model,
         args=args,
         processing_class=tokenizer,
