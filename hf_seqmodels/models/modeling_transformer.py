@@ -1,6 +1,6 @@
 """A small pre-norm Transformer encoder text classifier as a transformers model.
 
-    input_ids (B, T) -> [CLS] + tokens, + positions, LN -> (B, 1+T, H)
+    input_ids (B, T) -> [CLS] + tokens, + positions (learned / sinusoidal; ALiBi biases attention instead), LN -> (B, 1+T, H)
       -> [x + attn(LN(x)); x + ffn(LN(x))] x L -> LN -> pooling (cls / mean / max / mean_max) -> dropout -> linear
 
 The heads are shared with the recurrent models (`modeling_common.py`): `SeqModelsForSequenceClassification`

@@ -31,7 +31,8 @@ def build_trainer(model, training_args, tokenized, tokenizer, data_collator, com
 
 
 class SeqModelsTrainer(Trainer):
-    """`Trainer` plus a wall clock in every log entry, and our own model card."""
+    """`Trainer` plus a wall clock in every log entry, an encoder learning rate of its own, predictions
+    made shortest first, and our own model card."""
 
     model_card: ModelCard | None = None
 
