@@ -1,6 +1,6 @@
 """A small pre-norm Transformer encoder text classifier as a transformers model.
 
-    input_ids (B, T) -> [CLS] + tokens, + positions (learned / sinusoidal; ALiBi biases attention instead), LN -> (B, 1+T, H)
+    input_ids (B, T) -> [CLS] + tokens, + positions (ALiBi: none, a bias in attention instead), LN -> (B, 1+T, H)
       -> [x + attn(LN(x)); x + ffn(LN(x))] x L -> LN -> pooling (cls / mean / max / mean_max) -> dropout -> linear
 
 The heads are shared with the recurrent models (`modeling_common.py`): `SeqModelsForSequenceClassification`
@@ -230,10 +230,12 @@ class TransformerModel(TransformerPreTrainedModel):
 
         # A (B, 1, 1, 1+T) key mask broadcast over queries, rather than a materialised (B, 1, T, T) one.
         key_mask = torch.cat([mask.new_ones(mask.shape[0], 1), mask], dim=1)[:, None, None, :]
-        if self.config._attn_implementation == "eager" or self.config.position_embedding_type == "alibi":
+        bias = None
+        if self.config.position_embedding_type == "alibi":
+            bias = alibi_bias(position_ids, self.config.num_attention_heads).to(states.dtype)
+        elif self.config._attn_implementation == "eager":
             bias = torch.zeros(key_mask.shape, dtype=states.dtype, device=states.device)
-            if self.config.position_embedding_type == "alibi":
-                bias = alibi_bias(position_ids, self.config.num_attention_heads).to(states.dtype)
+        if bias is not None:  # an additive float mask
             key_mask = bias.masked_fill(~key_mask, torch.finfo(states.dtype).min)
 
         all_states = [states[:, 1:]]

@@ -1,5 +1,6 @@
 """`SeqModelsTrainer`: transformers' `Trainer` with a wall clock in its logs, length grouping that DDP
-agrees on, predictions made shortest first and returned in the dataset's order, and our model card; `build_trainer` sets it up for a job."""
+agrees on, an encoder learning rate of its own, predictions made shortest first and returned in the
+dataset's order, and our model card; `build_trainer` sets it up for a job."""
 
 import os
 import time
@@ -56,7 +57,8 @@ class SeqModelsTrainer(Trainer):
         super().log(logs, start_time)
 
     def create_optimizer(self, model=None):
-        encoder_rate = self.args.encoder_learning_rate
+        # Plain TrainingArguments (as `evaluate` passes, only to predict) have no encoder rate.
+        encoder_rate = getattr(self.args, "encoder_learning_rate", None)
         if self.optimizer is not None or encoder_rate is None:  # given to the trainer, or already built
             return super().create_optimizer(model)
         optimizer = super().create_optimizer(model)
@@ -70,7 +72,8 @@ class SeqModelsTrainer(Trainer):
             for in_encoder in (True, False):
                 params = [p for p in group["params"] if (id(p) in encoder) == in_encoder]
                 if params:
-                    optimizer.add_param_group({**group, "params": params, "lr": encoder_rate if in_encoder else group["lr"]})
+                    rate = encoder_rate if in_encoder else group["lr"]
+                    optimizer.add_param_group({**group, "params": params, "lr": rate})
         return optimizer
 
     def _get_train_sampler(self, train_dataset=None):
