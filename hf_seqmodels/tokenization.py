@@ -1,16 +1,30 @@
-"""`train_tokenizer`: a word-level tokenizer whose vocabulary scikit-learn's `TfidfVectorizer` chooses.
+"""`train_tokenizer`: a word-level tokenizer whose vocabulary is chosen as scikit-learn's `TfidfVectorizer` chooses it.
 
 The original comparison chose its vocabulary with a TF-IDF vectorizer fitted on the training posts;
 we keep that choice and make the result a real `PreTrainedTokenizerFast`, so it pads, truncates,
-saves and reloads (`AutoTokenizer.from_pretrained`) like any transformers tokenizer. The `tokenizers`
-pipeline splits text exactly as the vectorizer does (lower-cased runs of two or more word characters,
-scikit-learn's default `token_pattern`), so every word the vectorizer kept is found again.
+saves and reloads (`AutoTokenizer.from_pretrained`) like any transformers tokenizer.
+
+The words are counted with the tokenizer's own pipeline (NFKC, lower case, runs of two or more word
+characters), so every word learned is a word the tokenizer reads back, in any script. The choice among
+them is the vectorizer's: words in fewer than `min_df` or more than `max_df` texts are left out, the
+`vocab_size - 3` of highest total count are kept, and ids follow document frequency. On ASCII text the
+words are the vectorizer's too (scikit-learn's default `token_pattern`, lower-cased), so there the
+vocabulary equals `TfidfVectorizer(max_features=vocab_size - 3, min_df=..., max_df=...)`'s, ids
+included. Elsewhere they differ where Python's `re` and the `tokenizers` library disagree, and the
+tokenizer's words are the ones it can read: e.g. Python's `\\w` leaves out the vowel signs of
+Devanagari, cutting हिन्दी into pieces that the tokenizer never produces.
 """
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sized
+from numbers import Integral, Real
 
+import numpy as np
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers
+from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerFast
+
+from .validation import clean_text
 
 PAD_TOKEN = "[PAD]"
 UNK_TOKEN = "[UNK]"
@@ -20,6 +34,8 @@ MASK_TOKEN = "[MASK]"
 SPECIAL_TOKENS = (PAD_TOKEN, UNK_TOKEN, MASK_TOKEN)
 # scikit-learn's default `token_pattern` without the \b anchors, which a greedy \w\w+ match implies.
 WORD_PATTERN = r"\w\w+"
+# Counting shows a progress bar only once it has taken this many seconds: quiet for small corpora.
+PROGRESS_DELAY_SECONDS = 2.0
 
 
 def train_tokenizer(
@@ -29,14 +45,16 @@ def train_tokenizer(
     min_df: int | float = 2,
     max_df: int | float = 1.0,
 ) -> PreTrainedTokenizerFast:
-    """Fit a TF-IDF vectorizer on `texts` (the training split only) and build a tokenizer from its vocabulary.
+    """Learn a word-level vocabulary from `texts` (the training split only) and build a tokenizer from it.
 
     Args:
-        texts: the training texts.
+        texts: the training texts: a list, a generator, a `datasets` column, any iterable of strings. It
+            is read once; memory grows with the number of distinct words, not with the corpus.
         vocab_size: size of the whole vocabulary, the three special tokens `[PAD]` (id 0), `[UNK]` (id 1)
-            and `[MASK]` (the last id) included; the vectorizer keeps the `vocab_size - 3` most frequent words.
+            and `[MASK]` (the last id) included; the `vocab_size - 3` words of highest total count are kept.
         model_max_length: the length `truncation=True` cuts to.
-        min_df, max_df: passed to `TfidfVectorizer`: words in fewer / more documents are left out.
+        min_df, max_df: as in `TfidfVectorizer`: words in fewer / more texts are left out; an int is a
+            number of texts (≥ 1), a float a share of them (0.0 to 1.0).
     """
     if vocab_size < len(SPECIAL_TOKENS) + 1:
         raise ValueError(
@@ -45,21 +63,24 @@ def train_tokenizer(
         )
     if model_max_length < 1:
         raise ValueError(f"model_max_length must be ≥ 1, got {model_max_length}.")
-    from sklearn.feature_extraction.text import TfidfVectorizer  # imported here: scikit-learn takes a second to load
+    check_document_frequency("min_df", min_df)
+    check_document_frequency("max_df", max_df)
+    if isinstance(texts, str):
+        raise ValueError("texts must be an iterable of texts (a list of strings, say), got one string.")
 
-    vectorizer = TfidfVectorizer(
-        lowercase=True, token_pattern=WORD_PATTERN, max_features=vocab_size - len(SPECIAL_TOKENS), min_df=min_df, max_df=max_df
-    )
-    vectorizer.fit(texts)
-    # Ids follow document frequency (most common first), after the special tokens.
-    idf = vectorizer.idf_
-    words = sorted(vectorizer.vocabulary_, key=lambda word: (idf[vectorizer.vocabulary_[word]], word))
+    tokenizer = Tokenizer(models.WordLevel(unk_token=UNK_TOKEN))
+    # NFKC rather than NFC: besides composing accents (e + U+0301 → é), it folds compatibility forms,
+    # full-width letters, ligatures, superscripts, non-breaking spaces, into the plain characters, which a
+    # bag-of-words classifier should read as the same word. ASCII text is left as it is. It comes before
+    # lower-casing, which is defined on the folded characters (ᴬ folds to A, then lower-cases to a).
+    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(WORD_PATTERN), behavior="removed", invert=True)
+
+    term_frequency, document_frequency, document_count = count_words(texts, tokenizer)
+    words = choose_words(term_frequency, document_frequency, document_count, vocab_size - len(SPECIAL_TOKENS), min_df, max_df)
     vocabulary = {PAD_TOKEN: 0, UNK_TOKEN: 1} | {word: index + 2 for index, word in enumerate(words)}
     vocabulary[MASK_TOKEN] = len(vocabulary)
-
-    tokenizer = Tokenizer(models.WordLevel(vocab=vocabulary, unk_token=UNK_TOKEN))
-    tokenizer.normalizer = normalizers.Lowercase()
-    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(WORD_PATTERN), behavior="removed", invert=True)
+    tokenizer.model = models.WordLevel(vocab=vocabulary, unk_token=UNK_TOKEN)
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         pad_token=PAD_TOKEN,
@@ -69,3 +90,76 @@ def train_tokenizer(
         padding_side="right",
         model_input_names=["input_ids", "attention_mask"],
     )
+
+
+def check_document_frequency(name: str, value) -> None:
+    """The values `TfidfVectorizer` accepts for min_df / max_df: a count of texts or a share of them."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        valid = False
+    elif isinstance(value, Integral):
+        valid = value >= 1
+    else:
+        valid = 0.0 <= value <= 1.0
+    if not valid:
+        raise ValueError(
+            f"{name} must be a number of texts (an int ≥ 1) or a share of them (a float from 0.0 to 1.0), got {value!r}."
+        )
+
+
+def count_words(texts: Iterable[str], tokenizer: Tokenizer) -> tuple[Counter, Counter, int]:
+    """Each word's total count and number of texts holding it, and the number of texts, in one pass.
+
+    The words are those `tokenizer`'s normalizer and pre-tokenizer cut, which is what makes every learned
+    word one the tokenizer reads back. Counted here rather than by `tokenizers`' `WordLevelTrainer`: the
+    trainer counts only total occurrences and keeps words by that count (`min_frequency`), while the
+    vectorizer's choice needs the number of texts holding each word (min_df, max_df, and the ids' order).
+    The library has no batch call for normalizing and pre-tokenizing alone (`encode_batch` also maps the
+    words to ids, losing unknown ones), so the texts go through it one at a time.
+    """
+    normalize, split = tokenizer.normalizer.normalize_str, tokenizer.pre_tokenizer.pre_tokenize_str
+    term_frequency, document_frequency = Counter(), Counter()
+    document_count = 0
+    total = len(texts) if isinstance(texts, Sized) else None
+    for index, text in enumerate(tqdm(texts, total=total, desc="Counting words", unit=" texts", delay=PROGRESS_DELAY_SECONDS)):
+        if not isinstance(text, str):
+            raise ValueError(f"texts[{index}] is {type(text).__name__} {text!r}, not a string.")
+        # Lone surrogates are replaced as everywhere else in the package (`validation.clean_text`).
+        words = [word for word, _ in split(normalize(clean_text(text)))]
+        term_frequency.update(words)
+        document_frequency.update(set(words))
+        document_count += 1
+    return term_frequency, document_frequency, document_count
+
+
+def choose_words(
+    term_frequency: Counter, document_frequency: Counter, document_count: int, max_words: int, min_df, max_df
+) -> list[str]:
+    """The words `TfidfVectorizer(max_features=max_words, min_df=min_df, max_df=max_df)` keeps, most common first.
+
+    Mirrors scikit-learn's `CountVectorizer.fit_transform` and `_limit_features`: the document-frequency
+    bounds first, then the `max_words` of highest total count, ordered by idf (document frequency
+    descending, which is idf ascending), then by word.
+    """
+    if not document_frequency:
+        raise ValueError("texts hold no word (a run of two or more letters, digits or marks) to learn a vocabulary from.")
+    max_texts = max_df if isinstance(max_df, Integral) else max_df * document_count
+    min_texts = min_df if isinstance(min_df, Integral) else min_df * document_count
+    if max_texts < min_texts:
+        raise ValueError(
+            f"max_df={max_df!r} allows at most {max_texts:g} of the {document_count} texts, fewer than the "
+            f"{min_texts:g} min_df={min_df!r} requires."
+        )
+    candidates = sorted(word for word, count in document_frequency.items() if min_texts <= count <= max_texts)
+    if not candidates:
+        raise ValueError(
+            f"no word is in at least min_df={min_df!r} and at most max_df={max_df!r} of the {document_count} texts; "
+            "lower min_df or raise max_df."
+        )
+    if len(candidates) > max_words:
+        # scikit-learn's own selection, the same call on the same array (float counts, words in code-point
+        # order), so that words tied in count at the cut are kept or dropped exactly as the vectorizer does.
+        # numpy's default sort is not stable, and its order among ties depends on the CPU's SIMD support.
+        counts = np.array([term_frequency[word] for word in candidates], dtype=np.float64)
+        kept = np.sort((-counts).argsort()[:max_words])
+        candidates = [candidates[index] for index in kept]
+    return sorted(candidates, key=lambda word: (-document_frequency[word], word))
