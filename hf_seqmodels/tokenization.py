@@ -15,6 +15,7 @@ tokenizer's words are the ones it can read: e.g. Python's `\\w` leaves out the v
 Devanagari, cutting हिन्दी into pieces that the tokenizer never produces.
 """
 
+import reprlib
 from collections import Counter
 from collections.abc import Iterable, Sized
 from numbers import Integral, Real
@@ -122,7 +123,7 @@ def count_words(texts: Iterable[str], tokenizer: Tokenizer) -> tuple[Counter, Co
     total = len(texts) if isinstance(texts, Sized) else None
     for index, text in enumerate(tqdm(texts, total=total, desc="Counting words", unit=" texts", delay=PROGRESS_DELAY_SECONDS)):
         if not isinstance(text, str):
-            raise ValueError(f"texts[{index}] is {type(text).__name__} {text!r}, not a string.")
+            raise ValueError(f"texts[{index}] is {type(text).__name__} {reprlib.repr(text)}, not a string.")
         # Lone surrogates are replaced as everywhere else in the package (`validation.clean_text`).
         words = [word for word, _ in split(normalize(clean_text(text)))]
         term_frequency.update(words)
