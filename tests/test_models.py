@@ -195,12 +195,6 @@ def test_alibi_attention_reads_word_order_without_position_embeddings(attention)
     torch.testing.assert_close(padded.last_hidden_state[:, :4], states)
 
 
-def test_model_types_are_unique_and_prefixed():
-    model_types = [architecture.config_class.model_type for architecture in hf_seqmodels.ARCHITECTURES.values()]
-    assert len(set(model_types)) == 4
-    assert all(model_type.startswith("seqmodels_") for model_type in model_types)
-
-
 INVALID_CONFIGS = [
     ("rnn", "nonlinearity", "sigmoid"),
     ("gru", "pooling", "attention"),

@@ -604,9 +604,3 @@ def test_resume_from_checkpoint_continues(newsgroups_home, tmp_path):
     assert resumed["history"][0] == first["history"][0]
     assert resumed["history"][1]["elapsed_seconds"] > first["history"][0]["elapsed_seconds"]
     assert (tmp_path / f"checkpoint-{2 * steps}").is_dir()
-
-
-def test_resume_without_checkpoint_is_a_usage_error(tmp_path):
-    args = quiet_training_args(tmp_path, resume_from_checkpoint="last")
-    with pytest.raises(UsageError, match="checkpoint"):
-        train(ModelArguments(architecture="gru"), DataArguments(), args)
