@@ -2,9 +2,9 @@
 
 The model runs on `device`: by default the accelerator `Trainer` would pick (so `predict` runs where
 `evaluate` runs), else the CPU. A folder written by `hf-seqmodels export` runs with ONNX Runtime on the
-CPU instead. It loads through the Auto classes, from safetensors only (`training.load_classifier`), names a broken or
-foreign folder in one line, and imports nothing of `datasets` or `Trainer`. Scoring a saved model on a
-data set is `training.evaluate_folder` (`hf-seqmodels evaluate`).
+CPU instead. It loads through the Auto classes, from safetensors only (`training.load_classifier`), names
+a broken or foreign folder in one line, and imports nothing of `datasets` or `Trainer`. Scoring a saved
+model on a data set is `training.evaluate_folder` (`hf-seqmodels evaluate`).
 """
 
 import torch
@@ -43,6 +43,8 @@ def resolve_device(name: str = "auto") -> torch.device:
     """The device a model predicts on. `auto`: the accelerator `Trainer` would train and evaluate on
     (CUDA, MPS, XPU, ...: `torch.accelerator`, at its current index), else the CPU. Otherwise a device as
     torch names it, which must be on this machine; anything else is a `UsageError` naming the value."""
+    # Checked here because torch.device() accepts any well-formed name (`cuda:7` on a one-GPU machine, `cuda`
+    # on one without) and fails only at the model's first `.to()`, deep in a traceback.
     accelerator = torch.accelerator.current_accelerator(check_available=True)
     count = torch.accelerator.device_count() if accelerator is not None else 0
     if name == "auto":
