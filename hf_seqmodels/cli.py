@@ -6,7 +6,7 @@ user's mistake (`UsageError`) into one line on stderr and exit code 2.
     hf-seqmodels train [CONFIG.json] [--option value ...]     (the same as scripts/train.py)
     hf-seqmodels pretrain [CONFIG.json] [--option value ...]  (the same as scripts/pretrain.py)
     hf-seqmodels evaluate MODEL_DIR [MODEL_DIR ...] [--weights 1,2] [--split test] [data options as for train]
-    hf-seqmodels predict MODEL_DIR [MODEL_DIR ...] [TEXT ...] [--weights 1,2] [--file PATH] [--json]
+    hf-seqmodels predict MODEL_DIR [MODEL_DIR ...] [TEXT ...] [--weights 1,2] [--file PATH] [--json] [--device auto]
     hf-seqmodels export MODEL_DIR --output_dir OUT [--quantize int8] [--opset N]
     hf-seqmodels compare [--protocol bydate|seed] [--models rnn,gru] [--quick] [training options]
     hf-seqmodels benchmark [--quick] [--output benchmark_results.json] [--threads N] [--scaling] [--deploy] [--keras]
@@ -90,6 +90,12 @@ def build_parser(benchmark_options: bool = True) -> argparse.ArgumentParser:
     predict_parser.add_argument("--file", help="read texts from this file, one a line ('-': stdin)")
     predict_parser.add_argument("--json", action="store_true", help="print one JSON object a line")
     predict_parser.add_argument("--batch_size", type=int, default=64)
+    predict_parser.add_argument(
+        "--device",
+        default="auto",
+        help="where the model runs: auto (default: the accelerator evaluate's Trainer would use, e.g. cuda, else cpu), "
+        "or cpu, cuda, cuda:1, mps, ...; a folder written by `export` runs on the CPU (ONNX Runtime)",
+    )
     predict_parser.set_defaults(handler=run_predict)
 
     export_parser = commands.add_parser(
@@ -174,6 +180,7 @@ def evaluation_data_args(model_dir: str, argv: list[str]) -> "training.DataArgum
 
 
 def run_predict(args, extra: list[str]) -> int:
+    inference.resolve_device(args.device)  # a bad --device is named before texts are read from stdin
     model_dirs, texts = split_model_dirs([args.model_dir, *args.texts])
     several = len(model_dirs) > 1 or args.weights is not None
     if several:  # the ensemble's code (and its scoring) is imported only for an ensemble
@@ -185,9 +192,9 @@ def run_predict(args, extra: list[str]) -> int:
     elif not texts:
         texts = read_lines("-")
     if not several:
-        results = inference.predict(model_dirs[0], texts, batch_size=args.batch_size)
+        results = inference.predict(model_dirs[0], texts, batch_size=args.batch_size, device=args.device)
     else:
-        results = ensemble.predict_ensemble(model_dirs, texts, weights, batch_size=args.batch_size)
+        results = ensemble.predict_ensemble(model_dirs, texts, weights, batch_size=args.batch_size, device=args.device)
     for result in results:
         if args.json:
             print(json.dumps(result, ensure_ascii=False))

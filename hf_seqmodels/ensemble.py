@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from transformers import EvalPrediction
 
-from .inference import check_texts, class_probabilities, label_answers
+from .inference import check_texts, class_probabilities, label_answers, resolve_device
 from .metrics import compute_metrics
 from .training import (
     DataArguments,
@@ -88,16 +88,18 @@ def mean_probabilities(probabilities: list, weights: list[float]) -> np.ndarray:
 
 
 def predict_ensemble(
-    model_dirs: list[str], texts: list[str], weights: list[float] | None = None, batch_size: int = 64
+    model_dirs: list[str], texts: list[str], weights: list[float] | None = None, batch_size: int = 64, device: str = "auto"
 ) -> list[dict]:
     """`inference.predict()` over several folders: each tokenizes the texts itself; probabilities are averaged.
 
     Returns `{"label", "score", "text"}` for each text, `score` being the mean probability of `label`.
+    Every member runs on `device` (`inference.resolve_device`).
     """
     check_texts(texts)
     weights = check_weights(weights, len(model_dirs))
     check_batch_size(batch_size)
-    members = load_members(model_dirs)
+    resolved = resolve_device(device)
+    members = [(tokenizer, model.to(resolved)) for tokenizer, model in load_members(model_dirs)]
     probabilities = [class_probabilities(tokenizer, model, texts, batch_size).numpy() for tokenizer, model in members]
     mean = torch.from_numpy(mean_probabilities(probabilities, weights))
     return label_answers(texts, mean, members[0][1].config.id2label)

@@ -1,8 +1,10 @@
 """A saved model at work: `predict()` labels texts for `hf-seqmodels predict`.
 
-A folder written by `hf-seqmodels export` runs with ONNX Runtime instead. It loads through the Auto classes, from safetensors only (`training.load_classifier`), names a broken or
-foreign folder in one line, and imports nothing of `datasets` or `Trainer`. Scoring a saved model on a
-data set is `training.evaluate_folder` (`hf-seqmodels evaluate`).
+The model runs on `device`: by default the accelerator `Trainer` would pick (so `predict` runs where
+`evaluate` runs), else the CPU. A folder written by `hf-seqmodels export` runs with ONNX Runtime on the
+CPU instead. It loads through the Auto classes, from safetensors only (`training.load_classifier`), names
+a broken or foreign folder in one line, and imports nothing of `datasets` or `Trainer`. Scoring a saved
+model on a data set is `training.evaluate_folder` (`hf-seqmodels evaluate`).
 """
 
 import torch
@@ -11,22 +13,52 @@ from tqdm.auto import tqdm
 from .training import UsageError, check_batch_size, is_exported, load_classifier, onnx_runtime
 from .validation import clean_text
 
-__all__ = ["class_probabilities", "label_answers", "load_classifier", "predict"]
+__all__ = ["class_probabilities", "label_answers", "load_classifier", "predict", "resolve_device"]
 
 
-def predict(model_dir: str, texts: list[str], batch_size: int = 64) -> list[dict]:
+def predict(model_dir: str, texts: list[str], batch_size: int = 64, device: str = "auto") -> list[dict]:
     """`{"label", "score", "text"}` for each text: the most probable class and its probability.
 
     Texts are truncated to the tokenizer's `model_max_length`, so a document of any size costs one
-    tokenizer pass; lone surrogates are replaced with U+FFFD (`validation.clean_text`).
+    tokenizer pass; lone surrogates are replaced with U+FFFD (`validation.clean_text`). `device` is
+    `resolve_device`'s: `auto`, `cpu`, `cuda`, `cuda:1`, `mps`, ...
     """
     check_texts(texts)
     check_batch_size(batch_size)
+    resolved = resolve_device(device)
     if is_exported(model_dir):  # a folder written by `hf-seqmodels export`: the same results, through ONNX Runtime
+        if resolved.type != "cpu" and device != "auto":
+            raise UsageError(
+                f"--device {device!r}: MODEL_DIR {model_dir!r} is an ONNX export, which runs on the CPU "
+                "(ONNX Runtime's CPU provider); use --device cpu or auto, or predict with the PyTorch folder"
+            )
         with onnx_runtime(model_dir) as runtime:
             return runtime.ExportedClassifier(model_dir).predict(texts, batch_size)
     tokenizer, model = load_classifier(model_dir)
+    model.to(resolved)
     return label_answers(texts, class_probabilities(tokenizer, model, texts, batch_size), model.config.id2label)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """The device a model predicts on. `auto`: the accelerator `Trainer` would train and evaluate on
+    (CUDA, MPS, XPU, ...: `torch.accelerator`, at its current index), else the CPU. Otherwise a device as
+    torch names it, which must be on this machine; anything else is a `UsageError` naming the value."""
+    # Checked here because torch.device() accepts any well-formed name (`cuda:7` on a one-GPU machine, `cuda`
+    # on one without) and fails only at the model's first `.to()`, deep in a traceback.
+    accelerator = torch.accelerator.current_accelerator(check_available=True)
+    count = torch.accelerator.device_count() if accelerator is not None else 0
+    if name == "auto":
+        return torch.device(accelerator.type, torch.accelerator.current_device_index()) if accelerator else torch.device("cpu")
+    here = ["auto", "cpu"] + ([accelerator.type] + [f"{accelerator.type}:{index}" for index in range(count)] if accelerator else [])
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise UsageError(f"--device {name!r}: not a device name; valid here: {', '.join(here)}") from None
+    if device.type == "cpu":
+        return device
+    if accelerator is None or device.type != accelerator.type or (device.index or 0) >= count:
+        raise UsageError(f"--device {name!r}: no such device on this machine; valid here: {', '.join(here)}")
+    return device
 
 
 def check_texts(texts: list[str]) -> None:
@@ -36,14 +68,16 @@ def check_texts(texts: list[str]) -> None:
 
 
 def class_probabilities(tokenizer, model, texts: list[str], batch_size: int) -> torch.Tensor:
-    """(len(texts), num_labels) softmax probabilities, `batch_size` texts at a time."""
+    """(len(texts), num_labels) softmax probabilities on the CPU, `batch_size` texts at a time, computed on
+    the model's device."""
     batches = range(0, len(texts), batch_size)
     probabilities = [torch.empty(0, model.config.num_labels)]
     for start in tqdm(batches, desc="Predicting", unit="batch", disable=len(batches) < 2):
         chunk = texts[start : start + batch_size]
         inputs = tokenizer([clean_text(text) for text in chunk], truncation=True, padding=True, return_tensors="pt")
         with torch.inference_mode():
-            probabilities.append(model(**inputs).logits.float().softmax(dim=-1))
+            logits = model(**inputs.to(model.device)).logits
+        probabilities.append(logits.float().softmax(dim=-1).cpu())
     return torch.cat(probabilities)
 
 

@@ -79,9 +79,11 @@ def save_tiny_folder(folder: Path, architecture: str, texts: list[str], labels: 
     return folder
 
 
-def pipeline_probabilities(folder, texts: list[str], labels: list[str]) -> np.ndarray:
-    """(texts, labels) probabilities as transformers' own text-classification pipeline gives them."""
-    answers = pipeline("text-classification", model=str(folder), top_k=None, truncation=True)(list(texts))
+def pipeline_probabilities(folder, texts: list[str], labels: list[str], device=None) -> np.ndarray:
+    """(texts, labels) probabilities as transformers' own text-classification pipeline gives them, on `device`
+    (by default the pipeline's own choice: the accelerator where there is one)."""
+    classify = pipeline("text-classification", model=str(folder), top_k=None, truncation=True, device=device)
+    answers = classify(list(texts))
     return np.array([[next(a["score"] for a in answer if a["label"] == label) for label in labels] for answer in answers])
 
 

@@ -125,10 +125,6 @@ def csv_file(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "argv,words",
     [
-        (
-            ["train", "--architecture", "gru", "--train_file", "missing.csv"],
-            ["--train_file", "missing.csv", "no such file"],
-        ),
         (["train", "--architecture", "gru", "--config_overrides", "hidden=3"], ["hidden", "hidden_size", "valid keys"]),
         (["train", "--num_train_epochs", "1"], ["--architecture", "gru", "transformer"]),
         (["train", "missing.json"], ["missing.json", "no such file", "gru.json", "transformer.json"]),
@@ -143,7 +139,6 @@ def csv_file(tmp_path, monkeypatch):
         ),
         (["train", "--model_name_or_path", "no/such/folder"], ["--model_name_or_path", "no/such/folder"]),
         (["evaluate", "no/such/folder"], ["MODEL_DIR", "no/such/folder"]),
-        (["predict", "no/such/folder", "text"], ["no/such/folder"]),
     ],
 )
 def test_user_mistakes_give_one_line_and_exit_code_2(argv, words, capsys, tmp_path, monkeypatch, newsgroups_home):

@@ -11,8 +11,6 @@ from transformers import AutoTokenizer
 from hf_seqmodels.compare import CompareArguments, compare
 from hf_seqmodels.training import UsageError
 
-pytestmark = pytest.mark.slow  # trains models: left out of the fast subset
-
 SMALLER = ["--max_train_samples", "400", "--max_eval_samples", "100", "--max_test_samples", "200", "--max_length", "48"]
 PRETRAIN_SMALLER = "--max_train_samples 400 --max_eval_samples 100 --max_length 48"
 
@@ -21,6 +19,7 @@ def model_rows(results: dict) -> dict:
     return {row["name"]: row for row in results["rows"] if row["kind"] == "model"}
 
 
+@pytest.mark.slow  # trains models: left out of the fast subset
 def test_pretrain_quick_runs_end_to_end_and_a_second_comparison_reuses_the_pretrained_folder(newsgroups_home, tmp_path):
     arguments = dict(quick=True, models="gru", pretrain=True, pretrain_dir=str(tmp_path / "pretrained"), pretrain_options=PRETRAIN_SMALLER)
     first = compare(CompareArguments(**arguments, output_dir=str(tmp_path / "first")), SMALLER)
@@ -54,6 +53,7 @@ def test_pretrain_quick_runs_end_to_end_and_a_second_comparison_reuses_the_pretr
     assert second["split_sizes"]["train"] == 200 and second["split_sizes"]["test"] == first["split_sizes"]["test"]
 
 
+@pytest.mark.slow
 def test_embeddings_rows_start_from_the_word_vectors(newsgroups_home, tmp_path):
     # Common English words: well over the reader's 1 % floor of a 20 Newsgroups vocabulary.
     words = (

@@ -94,9 +94,11 @@ def step_losses(output_dir: Path) -> list[float]:
 
 @pytest.fixture(scope="module")
 def single_process_run(newsgroups_home, tmp_path_factory):
-    """The reference: one process, batch 8 (in this process, as `hf-seqmodels train` runs it)."""
+    """The reference: one process, batch 8 (in this process, as `hf-seqmodels train` runs it), on the CPU as the
+    launched processes are (worker_env hides any GPU from them)."""
     output_dir = tmp_path_factory.mktemp("single") / "gru"
-    train(*parse_args([*RUN_ARGS, "--output_dir", str(output_dir), "--per_device_train_batch_size", str(GLOBAL_BATCH)]))
+    batch = ["--per_device_train_batch_size", str(GLOBAL_BATCH), "--use_cpu", "true"]
+    train(*parse_args([*RUN_ARGS, "--output_dir", str(output_dir), *batch]))
     return output_dir
 
 

@@ -60,11 +60,11 @@ def test_identical_folders_predict_as_the_single_folder(folders):
 
 def test_the_command_averages_each_folders_own_pipeline(folders, capsys):
     """Each folder's probabilities as transformers' pipeline gives them, with its own tokenizer, weighted 1:2."""
-    gru, transformer = (pipeline_probabilities(folders[name], TEXTS, LABELS) for name in ("gru", "transformer"))
+    gru, transformer = (pipeline_probabilities(folders[name], TEXTS, LABELS, device="cpu") for name in ("gru", "transformer"))
     mean = (1 * gru + 2 * transformer) / 3  # (texts, labels)
 
     members = [folders["gru"], folders["transformer"]]
-    code, out, err = run(capsys, "predict", *members, *TEXTS, "--weights", "1,2", "--json")
+    code, out, err = run(capsys, "predict", *members, *TEXTS, "--weights", "1,2", "--json", "--device", "cpu")
     assert code == 0, err
     answers = [json.loads(line) for line in out.splitlines()]
     assert [a["text"] for a in answers] == TEXTS

@@ -195,10 +195,10 @@ def test_alibi_attention_reads_word_order_without_position_embeddings(attention)
     torch.testing.assert_close(padded.last_hidden_state[:, :4], states)
 
 
-def test_model_types_are_unique_and_prefixed():
-    model_types = [architecture.config_class.model_type for architecture in hf_seqmodels.ARCHITECTURES.values()]
-    assert len(set(model_types)) == 4
-    assert all(model_type.startswith("seqmodels_") for model_type in model_types)
+def test_a_config_json_naming_the_model_type_loads_its_own_config_class(architecture, tmp_path):
+    """`model_type` is what saved folders name (`seqmodels_gru`, ...): each must keep loading as its own class."""
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": f"seqmodels_{architecture}", "vocab_size": VOCAB_SIZE}))
+    assert type(AutoConfig.from_pretrained(tmp_path)) is hf_seqmodels.ARCHITECTURES[architecture].config_class
 
 
 INVALID_CONFIGS = [

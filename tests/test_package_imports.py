@@ -34,9 +34,12 @@ def test_predict_loads_no_trainer_data_sets_benchmark_or_comparison():
 
 def test_public_names_are_still_found_on_the_package():
     import hf_seqmodels
+    from hf_seqmodels import vectors
     from hf_seqmodels.training.jobs import train
 
     assert hf_seqmodels.train is train
+    assert hf_seqmodels.initialize_embeddings is vectors.initialize_embeddings
+    assert hf_seqmodels.WordVectorsError is vectors.WordVectorsError
     assert callable(hf_seqmodels.parse_args) and callable(hf_seqmodels.train_tokenizer)
     assert {"train", "parse_args", "load_newsgroups", "train_tokenizer", "ModelArguments"} <= set(dir(hf_seqmodels))
 

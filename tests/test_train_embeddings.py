@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-import hf_seqmodels
 from helpers import TEXTS, assert_refused
 from hf_seqmodels import cli
 from hf_seqmodels.training import ModelArguments, apply_word_vectors, build_model, build_tokenizer
@@ -147,9 +146,3 @@ def test_a_file_of_another_vocabulary_is_refused(data_files, tmp_path, capsys):
     code, _, err = run(capsys, *train_argv("gru", "model", "vectors.txt"), *data_files)
     assert_refused(code, err, "train", ["--embeddings", "vectors.txt", "0 of the tokenizer's", "another language"])
 
-
-def test_the_reader_is_public():
-    from hf_seqmodels import vectors
-
-    assert hf_seqmodels.initialize_embeddings is vectors.initialize_embeddings
-    assert hf_seqmodels.WordVectorsError is vectors.WordVectorsError
