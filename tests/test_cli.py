@@ -189,6 +189,21 @@ def test_an_ensemble_with_a_masked_lm_folder_is_refused(model_dir, masked_lm_dir
     assert_one_error_line(err, "predict", [str(masked_lm_dir), "masked language model"])
 
 
+def test_overrides_that_resize_a_saved_model_are_refused_naming_the_option(model_dir, capsys, tmp_path, monkeypatch):
+    # transformers would start every resized weight afresh, and the model would be "fine-tuned" from nothing.
+    folder, _ = model_dir
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(
+        capsys, "train", "--model_name_or_path", folder, "--config_overrides", "hidden_size=24",
+        "--categories", ",".join(GROUPS), "--max_train_samples", 30, "--max_eval_samples", 9, "--max_test_samples", 9,
+        "--output_dir", tmp_path / "out",
+    )
+    assert code == 2
+    assert_one_error_line(
+        err, "train", [str(folder), "hidden_size=24", "model.layers.0.forward_cell.weight_ih_l0", "--ignore_mismatched_sizes"]
+    )
+
+
 def test_bad_column_names_the_column_and_the_columns_there(csv_file, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, _, err = run(
