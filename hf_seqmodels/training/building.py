@@ -230,10 +230,10 @@ def load_saved_model(auto_class, start_from: str, config, model_args: ModelArgum
     if refused and not model_args.ignore_mismatched_sizes:
         shown = ", ".join(f"{key} {tuple(mismatched[key][0])} -> {tuple(mismatched[key][1])}" for key in refused[:3])
         more = f" and {len(refused) - 3} more" if len(refused) > 3 else ""
+        cause = f"--config_overrides {model_args.config_overrides!r}" if model_args.config_overrides else "its config"
         raise UsageError(
-            f"--model_name_or_path {start_from!r}: --config_overrides {model_args.config_overrides!r} changes the "
-            f"size of saved weights ({shown}{more}); pass --ignore_mismatched_sizes to start them afresh, or leave "
-            "out the overrides that change sizes"
+            f"--model_name_or_path {start_from!r}: {cause} changes the size of saved weights ({shown}{more}); pass "
+            "--ignore_mismatched_sizes to start them afresh, or leave out the overrides that change sizes"
         )
     model.reinitialized_weights = sorted(set(loading_info["missing_keys"]) | set(mismatched))
     if model.reinitialized_weights:
