@@ -12,11 +12,14 @@ setup(
     long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["hf_seqmodels", "hf_seqmodels.*"]),
-    package_data={"hf_seqmodels": ["metric_scripts/*/*.py", "configs/*.json"]},
+    package_data={"hf_seqmodels": ["configs/*.json"]},
     python_requires=">=3.10",
+    # torch 2.6: the first with torch.accelerator. transformers 5.5.4: before 5.4 the configs cannot be
+    # defined (StrictDataclassDefinitionError), and up to 5.5.3 Trainer divides the gradients twice under
+    # gradient accumulation. .ci/run tests the models on this floor.
     install_requires=[
-        "torch>=2.2",
-        "transformers>=5,<6",
+        "torch>=2.6",
+        "transformers>=5.5.4,<6",
         "datasets>=3",
         "accelerate>=1.0",
         "evaluate>=0.4",

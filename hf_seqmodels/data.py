@@ -137,7 +137,8 @@ def load_text_dataset(
     the same type). ``text_column`` and ``label_column`` are renamed to ``text`` and ``label``;
     other columns are dropped. ``label_column=None`` loads text alone (also from ``.txt`` files, whose
     lines are the texts), and carves the missing splits at random instead of stratified. String labels become a ``ClassLabel`` with the sorted names found
-    in the training split; integer labels 0..N-1 keep their values, named ``"0"`` .. ``"N-1"``.
+    in the training split; integer labels likewise (sorted as numbers, named by their values: ``1, 2, 5``
+    become ids 0, 1, 2 named ``"1"``, ``"2"``, ``"5"``, and 0..N-1 keep their ids).
     A missing validation or test split is carved from train (``validation_size`` and
     ``test_size`` are fractions of the training data as loaded), stratified and seeded.
     """
@@ -225,23 +226,24 @@ def _to_class_label(splits, label_column, sources):
         return splits
     dtype = getattr(feature, "dtype", None)
     values = {split: set(dataset.unique("label")) for split, dataset in splits.items()}
-    if dtype in ("string", "large_string"):
-        # The training split defines the classes: a model cannot learn a class it never saw.
-        names = sorted(values["train"])
-        for split, found in values.items():
-            if unknown := found - set(names):
-                raise ValueError(
-                    f"labels {sorted(unknown)} in {sources[split]} do not occur in the training data "
-                    f"{sources['train']} (labels: {names})"
-                )
-    elif dtype is not None and dtype.startswith(("int", "uint")):
-        everything = set().union(*values.values())
-        if min(everything) < 0:
-            raise ValueError(f"column {label_column!r} has negative labels {sorted(everything)[:5]}")
-        names = [str(i) for i in range(max(everything) + 1)]
-    else:
+    is_integer = dtype is not None and dtype.startswith(("int", "uint"))
+    if dtype not in ("string", "large_string") and not is_integer:
         raise ValueError(f"column {label_column!r} has type {feature}; expected string or integer labels")
-    return splits.cast_column("label", datasets.ClassLabel(names=names))
+    if is_integer and min(everything := set().union(*values.values())) < 0:
+        raise ValueError(f"column {label_column!r} has negative labels {sorted(everything)[:5]}")
+    # As transformers' run_classification.py: the training split's distinct labels, sorted, are the classes
+    # (a model cannot learn a class it never saw), ids in that order. Integers sort as numbers and keep their
+    # values as names, so 1..N are N classes (not N + 1 with a phantom "0") and 0..N-1 keep their ids.
+    classes = sorted(values["train"])
+    for split, found in values.items():
+        if unknown := found - set(classes):
+            raise ValueError(
+                f"labels {sorted(unknown)} in {sources[split]} do not occur in the training data "
+                f"{sources['train']} (labels: {classes})"
+            )
+    if is_integer:  # ClassLabel reads integers as ids, strings as names: hand it the names
+        splits = splits.cast_column("label", datasets.Value("string"))
+    return splits.cast_column("label", datasets.ClassLabel(names=[str(label) for label in classes]))
 
 
 def stratified_split(dataset, seed, *, test_size=None, train_size=None):

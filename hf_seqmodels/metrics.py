@@ -36,14 +36,19 @@ class Accuracy(_ClassIdMetric):
 
 
 class F1(_ClassIdMetric):
-    """F1 score; with ``average="macro"`` every class weighs the same, whatever its size."""
+    """F1 score; with ``average="macro"`` every class weighs the same, whatever its size. ``labels``: the
+    classes averaged over (default: those among the predictions and references)."""
 
-    def _compute(self, predictions, references, average="macro"):
-        return {"f1": float(skm.f1_score(references, predictions, average=average, zero_division=0))}
+    def _compute(self, predictions, references, average="macro", labels=None):
+        return {"f1": float(skm.f1_score(references, predictions, labels=labels, average=average, zero_division=0))}
 
 
 def compute_metrics(eval_pred):
-    """``Trainer(compute_metrics=...)``: logits and labels in, accuracy and macro-F1 out."""
+    """``Trainer(compute_metrics=...)``: logits and labels in, accuracy and macro-F1 out.
+
+    Macro-F1 averages over every class of the model (a logit column each), as ``classification_report``'s
+    macro average does: a class absent from the split and never predicted counts as F1 0, so the two agree.
+    """
     logits, labels = eval_pred.predictions, eval_pred.label_ids
     if isinstance(logits, tuple):  # models that also return hidden states / attentions
         logits = logits[0]
@@ -51,7 +56,8 @@ def compute_metrics(eval_pred):
     # Trainer has already gathered the predictions of all processes, so the metrics can keep
     # them in memory instead of writing Arrow files under ~/.cache/huggingface/metrics.
     accuracy = Accuracy(keep_in_memory=True).compute(predictions=predictions, references=labels)
-    f1 = F1(keep_in_memory=True).compute(predictions=predictions, references=labels, average="macro")
+    classes = list(range(np.asarray(logits).shape[-1]))
+    f1 = F1(keep_in_memory=True).compute(predictions=predictions, references=labels, average="macro", labels=classes)
     return {"accuracy": accuracy["accuracy"], "macro_f1": f1["f1"]}
 
 

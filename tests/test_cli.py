@@ -8,8 +8,9 @@ import datasets
 import pytest
 from transformers import pipeline
 
-from helpers import assert_one_error_line
-from hf_seqmodels import cli
+from helpers import TEXTS as HELPER_TEXTS
+from helpers import VOCAB_SIZE, assert_one_error_line, tiny_model
+from hf_seqmodels import cli, train_tokenizer
 from hf_seqmodels.inference import predict
 from hf_seqmodels.training import DataArguments, ModelArguments, SeqModelsTrainingArguments, load_data, train
 
@@ -146,6 +147,56 @@ def test_user_mistakes_give_one_line_and_exit_code_2(argv, words, capsys, tmp_pa
     code, out, err = run(capsys, *argv)
     assert code == 2
     assert_one_error_line(err, argv[0], words)
+
+
+@pytest.fixture(scope="module")
+def masked_lm_dir(tmp_path_factory):
+    """A tiny GRU masked language model with its tokenizer, saved as `hf-seqmodels pretrain` saves one."""
+    folder = tmp_path_factory.mktemp("mlm") / "gru-mlm"
+    tiny_model("gru", "masked_lm").save_pretrained(folder)
+    train_tokenizer(HELPER_TEXTS, vocab_size=VOCAB_SIZE, model_max_length=64, min_df=1).save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "command,options",
+    [
+        ("predict", ["some text"]),
+        ("evaluate", ["--categories", ",".join(GROUPS), "--max_test_samples", "6"]),
+        ("export", ["--output_dir", "onnx"]),
+    ],
+)
+def test_a_masked_lm_folder_is_refused_where_a_classifier_is_needed(
+    command, options, masked_lm_dir, capsys, tmp_path, monkeypatch, newsgroups_home
+):
+    # Loaded as a classifier, its head would be random: answers at random, exit 0, an ONNX file of it.
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, command, masked_lm_dir, *options)
+    assert code == 2
+    assert_one_error_line(err, command, [str(masked_lm_dir), "masked language model", "GRUForMaskedLM", "--model_name_or_path"])
+    assert not (tmp_path / "onnx").exists()
+
+
+def test_an_ensemble_with_a_masked_lm_folder_is_refused(model_dir, masked_lm_dir, capsys):
+    folder, _ = model_dir
+    code, _, err = run(capsys, "predict", folder, masked_lm_dir, "some text")
+    assert code == 2
+    assert_one_error_line(err, "predict", [str(masked_lm_dir), "masked language model"])
+
+
+def test_overrides_that_resize_a_saved_model_are_refused_naming_the_option(model_dir, capsys, tmp_path, monkeypatch):
+    # transformers would start every resized weight afresh, and the model would be "fine-tuned" from nothing.
+    folder, _ = model_dir
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(
+        capsys, "train", "--model_name_or_path", folder, "--config_overrides", "hidden_size=24",
+        "--categories", ",".join(GROUPS), "--max_train_samples", 30, "--max_eval_samples", 9, "--max_test_samples", 9,
+        "--output_dir", tmp_path / "out",
+    )
+    assert code == 2
+    assert_one_error_line(
+        err, "train", [str(folder), "hidden_size=24", "model.layers.0.forward_cell.weight_ih_l0", "--ignore_mismatched_sizes"]
+    )
 
 
 def test_bad_column_names_the_column_and_the_columns_there(csv_file, capsys, tmp_path, monkeypatch):

@@ -283,6 +283,17 @@ def test_integer_labels_become_class_label_keeping_their_values(sms_rows, tmp_pa
     assert all((text in spam) == bool(label) for text, label in zip(test["text"], test["label"]))
 
 
+def test_integer_labels_with_gaps_are_their_own_classes(sms_rows, tmp_path):
+    # Labels 1..3 (no 0): three classes named by the user's values, ids in sorted order, no phantom "0".
+    rows = [(index % 3 + 1, f"post {index}: {text}") for index, (_, text) in enumerate(sms_rows[:300])]
+    dataset = load_text_dataset(train_file=write(tmp_path / "stars.csv", rows, columns=("label", "text")))
+    assert dataset["train"].features["label"] == datasets.ClassLabel(names=["1", "2", "3"])
+    label_of = {text: label for label, text in rows}
+    for split in SPLITS:
+        names = [dataset[split].features["label"].int2str(label) for label in dataset[split]["label"]]
+        assert names == [str(label_of[text]) for text in dataset[split]["text"]]
+
+
 def test_missing_column_names_column_file_and_existing_columns(sms_rows, tmp_path):
     path = write(tmp_path / "sms.csv", sms_rows)
     with pytest.raises(ValueError) as error:

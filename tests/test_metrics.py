@@ -42,6 +42,23 @@ def test_known_values():
     assert result == pytest.approx({"accuracy": 4 / 6, "macro_f1": (1 / 2 + 4 / 5 + 2 / 3) / 3})
 
 
+def test_macro_f1_averages_over_every_class_in_compute_metrics_and_the_report():
+    # Four classes; class 3 is neither in the split nor predicted. By hand: class 0: P=1 R=1/2 -> 2/3;
+    # class 1: P=1/3 R=1 -> 1/2; class 2: never predicted -> 0; class 3: absent -> 0.
+    labels = np.array([0, 0, 1, 2])
+    predictions = np.array([0, 1, 1, 1])
+    by_hand = (2 / 3 + 1 / 2 + 0 + 0) / 4
+    result = compute_metrics(EvalPrediction(predictions=one_hot_logits(predictions, 4), label_ids=labels))
+    report = classification_report(labels, predictions, ["a", "b", "c", "d"])
+    assert result["macro_f1"] == pytest.approx(by_hand)
+    assert report["macro avg"]["f1-score"] == pytest.approx(by_hand)
+    # A perfect model on a split holding two of three classes: 2/3 in both, not 1.0 in one of them.
+    labels = np.array([0, 0, 1, 1])
+    result = compute_metrics(EvalPrediction(predictions=one_hot_logits(labels, 3), label_ids=labels))
+    assert result == pytest.approx({"accuracy": 1.0, "macro_f1": 2 / 3})
+    assert classification_report(labels, labels, ["a", "b", "c"])["macro avg"]["f1-score"] == pytest.approx(2 / 3)
+
+
 def counted(labels, predictions, num_classes=20):
     """Per-class precision, recall, F1 and support counted from the confusion matrix (0 where undefined):
     an oracle independent of the scikit-learn calls the metrics make."""

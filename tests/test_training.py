@@ -7,6 +7,7 @@ file runs in well under a minute on two CPU cores; the point is the pipeline, no
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -22,7 +23,8 @@ from huggingface_hub import ModelCard
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
 from transformers.trainer_utils import PredictionOutput
 
-from helpers import REPO_ROOT, WITHOUT_PACKAGE
+from helpers import REPO_ROOT, WITHOUT_PACKAGE, save_tiny_folder, tiny_model
+from helpers import TEXTS as TINY_TEXTS
 from hf_seqmodels import GRUConfig, train_tokenizer
 from hf_seqmodels.data import NEWSGROUPS
 from hf_seqmodels.inference import class_probabilities, predict, resolve_device
@@ -270,7 +272,7 @@ def test_model_card_has_hub_metadata_and_usage(run):
     architecture, folder, _ = run
     card = ModelCard.load(folder / "README.md")
     assert card.data.pipeline_tag == "text-classification" and card.data.library_name == "transformers"
-    assert card.data.datasets and architecture in card.data.tags
+    assert architecture in card.data.tags
     summary = json.loads((folder / "training_summary.json").read_text())
     reported = {(r.dataset_split, r.metric_type): r.metric_value for r in card.data.eval_results}
     for split in ("validation", "test"):
@@ -604,3 +606,123 @@ def test_resume_from_checkpoint_continues(newsgroups_home, tmp_path):
     assert resumed["history"][0] == first["history"][0]
     assert resumed["history"][1]["elapsed_seconds"] > first["history"][0]["elapsed_seconds"]
     assert (tmp_path / f"checkpoint-{2 * steps}").is_dir()
+
+
+# --------------------------------------------------------------------------- what training starts from, and the card
+
+
+def test_overrides_that_resize_saved_weights_are_refused_unless_asked(tmp_path):
+    folder = save_tiny_folder(tmp_path / "gru", "gru", TINY_TEXTS, ["a", "b"])
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    wider = dict(model_name_or_path=str(folder), config_overrides="hidden_size=14")
+    with pytest.raises(UsageError) as refused:
+        build_model(ModelArguments(**wider), tokenizer, ["a", "b"], str(folder))
+    message = str(refused.value)
+    assert "\n" not in message
+    for word in (str(folder), "hidden_size=14", "model.layers.0.forward_cell.weight_ih_l0", "(30, 12) -> (42, 12)", "--ignore_mismatched_sizes"):
+        assert word in message
+    # Asked for: the resized weights start afresh and are named; the rest (the embeddings) come from the folder.
+    model = build_model(ModelArguments(**wider, ignore_mismatched_sizes=True), tokenizer, ["a", "b"], str(folder))
+    saved = AutoModelForSequenceClassification.from_pretrained(folder).state_dict()
+    assert "model.layers.0.forward_cell.weight_ih_l0" in model.reinitialized_weights
+    assert "model.embeddings.weight" not in model.reinitialized_weights
+    assert torch.equal(model.state_dict()["model.embeddings.weight"], saved["model.embeddings.weight"])
+    # New labels need a new head: no option needed, and nothing else starts afresh.
+    model = build_model(ModelArguments(model_name_or_path=str(folder)), tokenizer, ["a", "b", "c"], str(folder))
+    assert model.reinitialized_weights == ["classifier.bias", "classifier.weight"]
+    # A masked-LM folder has no classification head to mismatch: its encoder is kept, the head is new.
+    masked_lm = tmp_path / "mlm"
+    tiny_model("gru", "masked_lm").save_pretrained(masked_lm)
+    model = build_model(ModelArguments(model_name_or_path=str(masked_lm)), tokenizer, ["a", "b"], str(masked_lm))
+    assert model.reinitialized_weights == ["classifier.bias", "classifier.weight"]
+
+
+CARD_DATA = dict(categories="comp.graphics,rec.autos,sci.space", max_train_samples=60, max_eval_samples=30, max_test_samples=30)
+
+
+def train_tiny(folder, data_args: DataArguments, license=None, **model_options) -> dict:
+    """One epoch of a tiny model on a small slice, in this process."""
+    model_args = ModelArguments(**({"max_length": 32, "vocab_size": 600, "min_df": 1} | model_options))
+    return train(model_args, data_args, quiet_training_args(folder, num_train_epochs=1, license=license))
+
+
+@pytest.fixture(scope="module")
+def tiny_gru(newsgroups_home, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("card") / "gru"
+    train_tiny(folder, DataArguments(**CARD_DATA), architecture="gru", config_overrides=TINY["gru"])
+    return folder
+
+
+def test_card_of_a_model_trained_from_scratch_names_the_data_each_result_came_from(tiny_gru):
+    card = ModelCard.load(tiny_gru / "README.md")
+    results = {result.dataset_split: result for result in card.data.eval_results if result.metric_type == "accuracy"}
+    assert set(results) == {"validation", "test"}
+    for split, subset in (("validation", "train"), ("test", "test")):
+        result = results[split]
+        # Not a Hub copy of the corpus: scikit-learn's, with the groups and slice the run read.
+        assert result.dataset_type == "20newsgroups" and result.dataset_config == "bydate"
+        assert result.dataset_args["subset"] == subset and result.dataset_args["examples"] == 30
+        assert result.dataset_args["categories"] == CARD_DATA["categories"].split(",")
+        assert result.dataset_args["max_samples"] == 30
+    assert results["validation"].dataset_args["held_out_fraction"] == 0.1
+    assert "SetFit" not in card.content and card.data.base_model is None and card.data.license is None
+    assert "trained from scratch" in card.text
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gru)
+    assert f"keeps the {len(tokenizer) - 3:,} words" in card.text
+    # The transformers release it names is the package's own floor.
+    floor = re.search(r'"transformers>=([\d.]+)', (REPO_ROOT / "setup.py").read_text()).group(1)
+    assert f"beyond `transformers>={floor}`" in card.text
+
+
+def test_card_of_a_fine_tuned_model_names_its_start_and_the_weights_that_started_afresh(tiny_gru, tmp_path):
+    folder = tmp_path / "wider"
+    summary = train_tiny(
+        folder, DataArguments(**CARD_DATA), license="mit", model_name_or_path=str(tiny_gru),
+        config_overrides="hidden_size=24", ignore_mismatched_sizes=True,
+    )
+    fresh = summary["start"]["reinitialized_weights"]
+    assert "model.layers.0.forward_cell.weight_hh_l0" in fresh and "model.embeddings.weight" not in fresh
+    card = ModelCard.load(folder / "README.md")
+    assert f"fine-tuned from the text classifier `{tiny_gru}`" in card.text and "from scratch" not in card.text
+    assert all(f"`{name}`" in card.text for name in fresh)
+    assert card.data.license == "mit"
+    assert card.data.base_model is None  # a local folder: base_model names Hub ids only, as transformers' cards
+
+
+def test_card_of_a_model_fine_tuned_from_a_masked_lm_says_so(newsgroups_home, tmp_path):
+    masked_lm = tmp_path / "mlm"
+    tiny_model("gru", "masked_lm").save_pretrained(masked_lm)
+    hf_tokenizer = train_tokenizer(TINY_TEXTS, vocab_size=40, model_max_length=64, min_df=1)
+    hf_tokenizer.save_pretrained(masked_lm)
+    train_tiny(tmp_path / "tuned", DataArguments(**CARD_DATA), model_name_or_path=str(masked_lm))
+    card = ModelCard.load(tmp_path / "tuned" / "README.md")
+    assert f"fine-tuned from the masked language model `{masked_lm}`" in card.text
+    assert "`classifier.weight`" in card.text and "from scratch" not in card.text
+
+
+def test_card_of_a_model_started_from_word_vectors_says_so(newsgroups_home, tmp_path):
+    words = ["the", "of", "to", "and", "in", "is", "that", "for", "it", "on", "space", "car", "image", "with"]
+    vectors = tmp_path / "tiny.vec.txt"
+    vectors.write_text("".join(f"{word} " + " ".join(["0.5"] * 8) + "\n" for word in words), encoding="utf-8")
+    train_tiny(tmp_path / "vec", DataArguments(**CARD_DATA), architecture="gru", embeddings=str(vectors), config_overrides="hidden_size=8")
+    card = ModelCard.load(tmp_path / "vec" / "README.md")
+    assert "trained from word vectors (`tiny.vec.txt`" in card.text and "trained from scratch" not in card.text
+
+
+def test_card_of_file_data_names_the_file_each_result_came_from(tmp_path):
+    rows = [(index % 3 + 1, f"{topic} post number {index}") for index, topic in enumerate(["orbit probe", "engine brakes", "render pixels"] * 40)]
+    for name, part in (("train.csv", rows[:90]), ("test.csv", rows[90:])):
+        with open(tmp_path / name, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows([("label", "text"), *part])
+    train_tiny(
+        tmp_path / "out", DataArguments(train_file=str(tmp_path / "train.csv"), test_file=str(tmp_path / "test.csv")),
+        architecture="gru", config_overrides=TINY["gru"],
+    )
+    card = ModelCard.load(tmp_path / "out" / "README.md")
+    results = [result for result in card.data.eval_results if result.metric_type == "accuracy"]
+    validation, test = results
+    assert (test.dataset_name, test.dataset_split) == ("test.csv", "test") and test.dataset_args["examples"] == 30
+    # Validation was held out from the training file: named as such, not as a split of its own.
+    assert (validation.dataset_name, validation.dataset_split) == ("train.csv", "train")
+    assert validation.dataset_args["held_out_from"] == "train" and validation.dataset_args["held_out_fraction"] == 0.1
+    assert "Labels: `1`, `2`, `3`." in card.text  # the file's labels 1..3, no phantom class "0"

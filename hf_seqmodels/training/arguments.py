@@ -70,6 +70,14 @@ class ModelArguments:
             "dimension (from scratch only)."
         },
     )
+    ignore_mismatched_sizes: bool = field(
+        default=False,
+        metadata={
+            "help": "With --model_name_or_path: start afresh the saved weights whose size --config_overrides changes "
+            "(as transformers' run_classification.py; without it such a change is refused). A classification "
+            "head for another number of labels starts afresh either way."
+        },
+    )
 
     def __post_init__(self):
         if self.architecture is None and self.model_name_or_path is None:
@@ -267,6 +275,13 @@ class SeqModelsTrainingArguments(HfTrainingArguments):
     early_stopping_patience: int = field(
         default=2,
         metadata={"help": "Stop after this many evaluations without a better metric_for_best_model; 0: never."},
+    )
+    license: str | None = field(
+        default=None,
+        metadata={
+            "help": "The license the model card declares (a Hub license id, e.g. apache-2.0 or mit); by default none, "
+            "as transformers' Trainer.create_model_card writes none unless given one."
+        },
     )
     encoder_learning_rate: float | None = field(
         default=None,

@@ -178,8 +178,8 @@ def build_model(model_args: ModelArguments, tokenizer, label_names, start_from: 
     try:
         if start_from is not None:
             with loading_errors("--model_name_or_path", start_from):
-                config_class = type(AutoConfig.from_pretrained(start_from))
-            overrides = parse_config_overrides(model_args.config_overrides, config_class)
+                saved_config = AutoConfig.from_pretrained(start_from)
+            overrides = parse_config_overrides(model_args.config_overrides, type(saved_config))
             config = AutoConfig.from_pretrained(start_from, **overrides, **labels)
             if model_args.architecture not in (None, architecture_name(config)):
                 raise UsageError(
@@ -188,10 +188,8 @@ def build_model(model_args: ModelArguments, tokenizer, label_names, start_from: 
                 )
             _check_positions(config, model_args.max_length or tokenizer.model_max_length)
             check_vocabulary(tokenizer, config, start_from)
-            # Another head (new labels; a masked-LM folder fine-tuned; a classifier pretrained further) starts
-            # fresh; the encoder is kept.
-            with loading_errors("--model_name_or_path", start_from):
-                return auto_class.from_pretrained(start_from, config=config, ignore_mismatched_sizes=True, use_safetensors=True)
+            new_head = label_names is not None and saved_config.num_labels != len(label_names)
+            return load_saved_model(auto_class, start_from, config, model_args, new_head)
         config_class = ARCHITECTURES[model_args.architecture].config_class
         overrides = model_args.config_values(config_class)  # the embedding width of --embeddings included
         if (overrides.get("mlm_vocab_size") or 0) >= len(tokenizer):  # no more words than that: score them all
@@ -204,6 +202,61 @@ def build_model(model_args: ModelArguments, tokenizer, label_names, start_from: 
     _check_positions(config, model_args.max_length or tokenizer.model_max_length)
     architecture = ARCHITECTURES[model_args.architecture]
     return (architecture.classifier_class if label_names is not None else architecture.masked_lm_class)(config)
+
+
+# The classification head's weights (`SeqModelsForSequenceClassification.classifier`): sized by the number of labels.
+CLASSIFIER_HEAD = "classifier"
+
+
+def load_saved_model(auto_class, start_from: str, config, model_args: ModelArguments, new_head: bool):
+    """`auto_class.from_pretrained(start_from)` under `config`, which may differ from the saved one.
+
+    A head the folder lacks (a masked-LM folder fine-tuned, a classifier pretrained further) starts afresh, and
+    so does the classification head when `new_head` (another number of labels). Any other saved weight whose
+    size `config` changes is refused unless `--ignore_mismatched_sizes`: transformers would start it afresh
+    with no more than a log line, and a "fine-tuned" model would then hold none of what it was tuned from.
+
+    The model carries `reinitialized_weights`, the names of the weights that did not come from the folder.
+    """
+    # Loaded with ignore_mismatched_sizes=True and judged here: transformers' own refusal cannot tell a head
+    # sized for new labels (expected) from an encoder resized by --config_overrides, and spans many lines.
+    with loading_errors("--model_name_or_path", start_from):
+        model, loading_info = auto_class.from_pretrained(
+            start_from, config=config, ignore_mismatched_sizes=True, use_safetensors=True, output_loading_info=True
+        )
+    mismatched = {key: (saved, now) for key, saved, now in loading_info["mismatched_keys"]}
+    in_model_order = [key for key in model.state_dict() if key in mismatched]
+    refused = [key for key in in_model_order if not (new_head and key.split(".")[0] == CLASSIFIER_HEAD)]
+    if refused and not model_args.ignore_mismatched_sizes:
+        shown = ", ".join(f"{key} {tuple(mismatched[key][0])} -> {tuple(mismatched[key][1])}" for key in refused[:3])
+        more = f" and {len(refused) - 3} more" if len(refused) > 3 else ""
+        cause = f"--config_overrides {model_args.config_overrides!r}" if model_args.config_overrides else "its config"
+        raise UsageError(
+            f"--model_name_or_path {start_from!r}: {cause} changes the size of saved weights ({shown}{more}); pass "
+            "--ignore_mismatched_sizes to start them afresh, or leave out the overrides that change sizes"
+        )
+    model.reinitialized_weights = sorted(set(loading_info["missing_keys"]) | set(mismatched))
+    if model.reinitialized_weights:
+        logger.info("%s: weights that start afresh: %s", start_from, ", ".join(model.reinitialized_weights))
+    return model
+
+
+def describe_start(model_args: ModelArguments, model, resumed: bool) -> dict | None:
+    """What a model was fine-tuned from, for its summary and card; None when built from scratch.
+
+    `model_name_or_path`, `architectures` (the classes it was saved as: a masked-LM or a classifier folder) and
+    `reinitialized_weights` (`load_saved_model`'s list; None when resumed from a checkpoint, which was loaded
+    instead and keeps what the interrupted run started from).
+    """
+    if model_args.model_name_or_path is None:
+        return None
+    with loading_errors("--model_name_or_path", model_args.model_name_or_path):
+        saved_config = AutoConfig.from_pretrained(model_args.model_name_or_path)
+    return {
+        "model_name_or_path": model_args.model_name_or_path,
+        "architectures": saved_config.architectures or [],
+        "reinitialized_weights": None if resumed else getattr(model, "reinitialized_weights", []),
+    }
 
 
 def apply_word_vectors(model, tokenizer, model_args: ModelArguments, seed: int = 0) -> dict | None:

@@ -3,6 +3,7 @@
 and how to load it, with and without this package installed."""
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,8 +15,12 @@ from ..utils import comma_list
 if TYPE_CHECKING:
     from .arguments import DataArguments
 
-# A Hub copy of the corpus `fetch_20newsgroups` downloads, named in the card's metadata so the Hub links it.
-NEWSGROUPS_HUB_ID = "SetFit/20_newsgroups"
+# The name the card's metadata gives 20 Newsgroups as scikit-learn's `fetch_20newsgroups` serves it (the
+# "bydate" release, 18,846 posts). No Hub copy is named: none holds the splits, removals and groups a run read.
+NEWSGROUPS_DATASET_TYPE = "20newsgroups"
+# The first transformers release that loads the folder's modeling code (`trust_remote_code=True`) and
+# trains it correctly; setup.py's install_requires says the same.
+MIN_TRANSFORMERS = "5.5.4"
 
 
 def build_model_card(summary, model, tokenizer, raw, model_args, data_args, training_args) -> ModelCard:
@@ -23,7 +28,7 @@ def build_model_card(summary, model, tokenizer, raw, model_args, data_args, trai
     architecture = summary["architecture"]
     model_name = training_args.hub_model_id or Path(training_args.output_dir).name
     dataset_title = _dataset_title(data_args)
-    card_data = _card_metadata(summary, model_name, data_args)
+    card_data = _card_metadata(summary, model_name, data_args, raw, training_args.license)
     repo = training_args.hub_model_id or "path/to/this/folder"
     config = model.config
     label_names = raw["train"].features["label"].names
@@ -60,9 +65,11 @@ def build_model_card(summary, model, tokenizer, raw, model_args, data_args, trai
 # {model_name}
 
 A {ARCHITECTURES[architecture].description} text classifier ({summary['num_parameters']:,} parameters)
-trained from scratch on {dataset_title} to tell {len(label_names)} classes apart, with
-`hf_seqmodels` on the Hugging Face `Trainer`. It reads words, not sub-words: its
-tokenizer keeps the {len(tokenizer) - 2:,} words a TF-IDF vectorizer chose on the training split.
+{_start_description(summary.get("start"), summary.get("embeddings"))} on {dataset_title} to tell
+{len(label_names)} classes apart, with `hf_seqmodels` on the Hugging Face `Trainer`.{_reinitialized_description(summary.get("start"))}
+It reads words, not sub-words: its tokenizer keeps the {_word_count(tokenizer):,} words a TF-IDF vectorizer chose on
+{"the training split" if summary.get("start") is None else "the training text of the model it started from"},
+plus {", ".join(f"`{token}`" for token in tokenizer.all_special_tokens)}.
 
 ## Results
 
@@ -78,7 +85,7 @@ the confusion matrix in `confusion_matrix_test.png`.
 
 - Data: {_data_description(data_args, raw)}
 - Model: `{type(config).__name__}` {json.dumps(_own_config(config))}
-- Embeddings: {_embeddings_description(summary.get("embeddings"))}
+- Embeddings: {_embeddings_description(summary.get("embeddings"), summary.get("start"), model)}
 - Trained {summary['epochs']:g} epochs ({summary['global_step']} steps) in {summary['train_runtime']:.0f} s,
   {summary['train_samples_per_second']:.1f} training and {summary['inference_samples_per_second']:.1f}
   inference examples per second.
@@ -95,7 +102,7 @@ Settings:
 
 ## How to use
 
-Without installing anything beyond `transformers` (the modeling code is in this repository):
+Without installing anything beyond `transformers>={MIN_TRANSFORMERS}` (the modeling code is in this repository):
 
 ```python
 from transformers import pipeline
@@ -120,16 +127,14 @@ Labels: {", ".join(f"`{name}`" for name in label_names)}.
     return ModelCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
 
 
-def _card_metadata(summary: dict, model_name: str, data_args: "DataArguments") -> ModelCardData:
-    """The card's YAML header: task, library, data set and a `model-index` of validation and test results."""
-    dataset_id = NEWSGROUPS_HUB_ID if data_args.is_newsgroups else (data_args.dataset_name or "local files")
+def _card_metadata(summary: dict, model_name: str, data_args: "DataArguments", raw, license: str | None) -> ModelCardData:
+    """The card's YAML header: task, library, base model, license, data set and a `model-index` of validation
+    and test results, each naming the data of the split that produced it."""
     eval_results = [
         EvalResult(
             task_type="text-classification",
             task_name="Text Classification",
-            dataset_type=dataset_id,
-            dataset_name=_dataset_title(data_args),
-            dataset_split=split,
+            **_split_dataset(data_args, raw, split),
             metric_type=metric_type,
             metric_name=metric_name,
             metric_value=round(summary[split][metric], 4),
@@ -143,21 +148,126 @@ def _card_metadata(summary: dict, model_name: str, data_args: "DataArguments") -
     ]
     return ModelCardData(
         language="en" if data_args.is_newsgroups else None,
+        license=license,
         library_name="transformers",
         pipeline_tag="text-classification",
         tags=["text-classification", "hf-seqmodels", summary["architecture"]],
-        datasets=[data_args.dataset_name or NEWSGROUPS_HUB_ID] if not data_args.train_file else None,
+        base_model=_hub_base_model(summary.get("start")),
+        datasets=_hub_datasets(data_args),
         metrics=["accuracy", "f1"],
         model_name=model_name,
         eval_results=eval_results,
     )
 
 
+def _hub_datasets(data_args: "DataArguments") -> list[str] | None:
+    """The Hub data set the model was trained on, for the Hub to link; None for 20 Newsgroups and local files."""
+    return [data_args.dataset_name] if data_args.dataset_name and not os.path.isdir(data_args.dataset_name) else None
+
+
+def _hub_base_model(start: dict | None) -> str | None:
+    """The Hub id fine-tuned from; None from scratch or from a local folder (as transformers' model cards,
+    whose `base_model` must be a Hub id)."""
+    if start is None or os.path.isdir(start["model_name_or_path"]):
+        return None
+    return start["model_name_or_path"]
+
+
+def _split_dataset(data_args: "DataArguments", raw, split: str) -> dict:
+    """`EvalResult`'s dataset fields for one scored split: the data set, configuration and split the examples
+    came from, and in `dataset_args` how they were drawn (carved from train, sampled, groups kept)."""
+    dataset = raw[split]
+    args = {"examples": len(dataset)}
+    limit = {"validation": data_args.max_eval_samples, "test": data_args.max_test_samples}[split]
+    if limit is not None:
+        args["max_samples"] = limit
+    args |= _split_source_args(data_args, dataset, split)
+    if "max_samples" in args or "held_out_fraction" in args or (data_args.is_newsgroups and data_args.protocol == "seed"):
+        args["split_seed"] = data_args.split_seed  # the examples were drawn at random with it
+    if data_args.is_newsgroups:
+        return dict(
+            dataset_type=NEWSGROUPS_DATASET_TYPE,
+            dataset_name=f"20 Newsgroups ({_newsgroups_details(data_args)})",
+            dataset_config=data_args.protocol,
+            dataset_split=split,
+            dataset_args=args,
+        )
+    source_split = args.get("held_out_from", split)
+    if data_args.dataset_name:
+        return dict(
+            dataset_type=data_args.dataset_name,
+            dataset_name=data_args.dataset_name,
+            dataset_config=data_args.dataset_config_name,
+            dataset_split=source_split,
+            dataset_args=args,
+        )
+    path = {"train": data_args.train_file, "validation": data_args.validation_file, "test": data_args.test_file}[source_split]
+    return dict(
+        dataset_type=Path(path).suffix.lstrip(".").lower(),
+        dataset_name=Path(path).name,
+        dataset_split=source_split,
+        dataset_args=args,
+    )
+
+
+def _split_source_args(data_args: "DataArguments", dataset, split: str) -> dict:
+    """Where a scored split's examples were read from, beyond the data set's name."""
+    if data_args.is_newsgroups:
+        source_subset = {("bydate", "test"): "test", ("bydate", "validation"): "train"}.get((data_args.protocol, split), "all")
+        args = {
+            "loader": "sklearn.datasets.fetch_20newsgroups",
+            "subset": source_subset,
+            "remove": comma_list(data_args.remove),
+            "categories": comma_list(data_args.categories) or "all",
+        }
+        if source_subset == "train":  # bydate's validation: held out from scikit-learn's training subset
+            args["held_out_fraction"] = data_args.validation_size
+        return args
+    # The split the examples were read from: one carved from the training data keeps datasets' split "train".
+    source_split = str(dataset.split) if dataset.split is not None else split
+    if source_split == split:
+        return {}
+    size = {"validation": data_args.validation_size, "test": data_args.test_size}[split]
+    return {"held_out_from": source_split, "held_out_fraction": size}
+
+
 def _dataset_title(data_args: "DataArguments") -> str:
     if not data_args.is_newsgroups:
         return data_args.source
+    return f"20 Newsgroups ({_newsgroups_details(data_args)})"
+
+
+def _newsgroups_details(data_args: "DataArguments") -> str:
     removed = comma_list(data_args.remove)
-    return f"20 Newsgroups ({data_args.protocol} split" + (f", {'/'.join(removed)} removed)" if removed else ")")
+    groups = comma_list(data_args.categories)
+    return ", ".join(
+        [f"{data_args.protocol} split"]
+        + ([f"{'/'.join(removed)} removed"] if removed else [])
+        + ([f"{len(groups)} of the 20 groups"] if groups else [])
+    )
+
+
+def _start_description(start: dict | None, embeddings: dict | None) -> str:
+    """How the training began: from scratch, from word vectors, or fine-tuned from a saved model."""
+    if start is not None:
+        saved_as = " ".join(start["architectures"])
+        kinds = {"ForMaskedLM": "masked language model", "ForSequenceClassification": "text classifier"}
+        kind = next((kind for suffix, kind in kinds.items() if saved_as.endswith(suffix)), "model")
+        return f"fine-tuned from the {kind} `{start['model_name_or_path']}`"
+    if embeddings is not None:
+        return f"trained from word vectors (`{Path(embeddings['path']).name}`, the embedding table's start)"
+    return "trained from scratch"
+
+
+def _reinitialized_description(start: dict | None) -> str:
+    if start is None or not start.get("reinitialized_weights"):
+        return ""
+    names = ", ".join(f"`{name}`" for name in start["reinitialized_weights"])
+    return f" Weights that did not come from `{start['model_name_or_path']}` and started afresh: {names}."
+
+
+def _word_count(tokenizer) -> int:
+    return len(tokenizer) - len(tokenizer.all_special_tokens)
 
 
 def _data_description(data_args: "DataArguments", raw) -> str:
@@ -175,7 +285,13 @@ def _data_description(data_args: "DataArguments", raw) -> str:
     return f"20 Newsgroups via scikit-learn's `fetch_20newsgroups`, {protocol}; removed: {removed}; {groups}: {sizes}."
 
 
-def _embeddings_description(embeddings: dict | None) -> str:
+def _embeddings_description(embeddings: dict | None, start: dict | None = None, model=None) -> str:
+    if start is not None:
+        table = model.get_input_embeddings().weight
+        name = next(name for name, weight in model.named_parameters() if weight is table)
+        fresh = name in (start.get("reinitialized_weights") or [])
+        origin = "started at random (resized)" if fresh else f"those of `{start['model_name_or_path']}`"
+        return f"{origin}, trained further."
     if embeddings is None:
         return "learned from scratch (random start)."
     return (
@@ -204,10 +320,11 @@ def build_pretraining_card(summary, model, tokenizer, raw, model_args, data_args
     scored = config.mlm_vocab_size or config.vocab_size
     card_data = ModelCardData(
         language="en" if data_args.is_newsgroups else None,
+        license=training_args.license,
         library_name="transformers",
         pipeline_tag="fill-mask",
         tags=["fill-mask", "hf-seqmodels", architecture],
-        datasets=[data_args.dataset_name or NEWSGROUPS_HUB_ID] if not data_args.train_file else None,
+        datasets=_hub_datasets(data_args),
         model_name=model_name,
     )
     body = f"""
@@ -215,8 +332,8 @@ def build_pretraining_card(summary, model, tokenizer, raw, model_args, data_args
 
 A {ARCHITECTURES[architecture].description} masked language model ({summary['num_parameters']:,} parameters)
 pretrained from scratch with `hf_seqmodels` on the Hugging Face `Trainer`, to be fine-tuned into a text
-classifier. It reads words, not sub-words: its tokenizer keeps the {len(tokenizer) - 3:,} words a TF-IDF
-vectorizer chose on the training text, plus `[PAD]`, `[UNK]` and `[MASK]`.
+classifier. It reads words, not sub-words: its tokenizer keeps the {_word_count(tokenizer):,} words a TF-IDF
+vectorizer chose on the training text, plus {", ".join(f"`{token}`" for token in tokenizer.all_special_tokens)}.
 
 ## Pretraining
 

@@ -14,7 +14,15 @@ from transformers import DataCollatorWithPadding, set_seed
 
 from ..metrics import compute_metrics
 from .arguments import DataArguments, ModelArguments, SeqModelsTrainingArguments
-from .building import apply_word_vectors, build_model, build_tokenizer, load_labelled_data, shared, tokenize_splits
+from .building import (
+    apply_word_vectors,
+    build_model,
+    build_tokenizer,
+    describe_start,
+    load_labelled_data,
+    shared,
+    tokenize_splits,
+)
 from .card import build_model_card
 from .checkpoints import checkpoint_step, resolve_checkpoint
 from .outputs import epoch_history, training_summary, write_run_outputs
@@ -45,6 +53,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: S
     # Model
     model = build_model(model_args, tokenizer, label_names, start_from)
     embeddings = apply_word_vectors(model, tokenizer, model_args, seed=training_args.seed)
+    start = describe_start(model_args, model, resumed=checkpoint is not None)
     logger.info("%s: %s parameters, vocabulary %d", model.config.model_type, f"{model.num_parameters():,}", len(tokenizer))
 
     # Trainer
@@ -66,7 +75,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: S
 
     # Save outputs and the model card; push
     summary = training_summary(
-        trainer, train_metrics, history, eval_metrics, test.metrics, resumed_from_step, embeddings=embeddings
+        trainer, train_metrics, history, eval_metrics, test.metrics, resumed_from_step, embeddings=embeddings, start=start
     )
     if trainer.is_world_process_zero():
         write_run_outputs(Path(training_args.output_dir), validation, test, label_names, data_args, summary)

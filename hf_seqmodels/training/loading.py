@@ -23,14 +23,31 @@ def check_vocabulary(tokenizer, config, path: str) -> None:
         )
 
 
+def check_classifier(config, path: str) -> None:
+    """Refuse a folder saved as another kind of model (a masked-LM folder from `hf-seqmodels pretrain`).
+
+    `AutoModelForSequenceClassification` would load its encoder under a random 2-label head and answer at
+    random; `architectures` (written by `save_pretrained`) says what the folder was saved as.
+    """
+    saved_as = config.architectures or []
+    if saved_as and not any(name.endswith("ForSequenceClassification") for name in saved_as):
+        kind = "a masked language model" if any(name.endswith("ForMaskedLM") for name in saved_as) else "a model"
+        raise UsageError(
+            f"MODEL_DIR {path!r} holds {kind} ({', '.join(saved_as)}), not a text classifier: it has no trained "
+            f"classification head; fine-tune it first with `hf-seqmodels train --model_name_or_path {path}`"
+        )
+
+
 def load_classifier(model_dir: str):
     """(tokenizer, model in eval mode) from a saved folder or Hub repo, through the Auto classes.
 
     Weights are read from safetensors only (`use_safetensors=True`): a `pytorch_model.bin` is a pickle,
-    and a folder someone else wrote must not be able to run code when it is loaded.
+    and a folder someone else wrote must not be able to run code when it is loaded. A folder saved as
+    another kind of model (`check_classifier`) is refused.
     """
     with loading_errors("MODEL_DIR", model_dir):
         config = AutoConfig.from_pretrained(model_dir)
+        check_classifier(config, model_dir)
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         check_vocabulary(tokenizer, config, model_dir)
         model = AutoModelForSequenceClassification.from_pretrained(model_dir, config=config, use_safetensors=True)

@@ -31,11 +31,13 @@ def training_summary(
     test_metrics: dict,
     resumed_from_step: int,
     embeddings: dict | None = None,
+    start: dict | None = None,
 ) -> dict:
     """`architecture`, `output_dir`, `num_parameters`, `epochs`, `global_step`, `resumed_from_step`,
     `best_checkpoint`, `train_runtime`, `train_samples_per_second`, `inference_samples_per_second`,
-    `validation` and `test` (`loss` / `accuracy` / `macro_f1`), `history` (`epoch_history`), and
-    `embeddings` (`building.apply_word_vectors`' record of the word-vector file, None without one)."""
+    `validation` and `test` (`loss` / `accuracy` / `macro_f1`), `history` (`epoch_history`),
+    `embeddings` (`building.apply_word_vectors`' record of the word-vector file, None without one) and
+    `start` (`building.describe_start`: the folder it was fine-tuned from, None from scratch)."""
     return {
         "architecture": architecture_name(trainer.model.config),
         "output_dir": trainer.args.output_dir,
@@ -51,6 +53,7 @@ def training_summary(
         "test": split_metrics(test_metrics, "test"),
         "history": history,
         "embeddings": embeddings,
+        "start": start,
     }
 
 
