@@ -20,6 +20,7 @@ from transformers.modeling_outputs import MaskedLMOutput
 
 import hf_seqmodels
 from helpers import TEXTS, VOCAB_SIZE, tiny_config, tiny_model
+from hf_seqmodels.training.pretraining import MaskedLMCollator
 
 
 @pytest.fixture(scope="module")
@@ -97,23 +98,31 @@ def test_loss_is_the_sum_over_num_items_in_batch(architecture):
     input_ids = torch.tensor([[2, 5, 7, 3, 9]])
     labels = torch.tensor([[-100, 11, -100, -100, 12]])
     mean = model(input_ids, labels=labels).loss
-    torch.testing.assert_close(model(input_ids, labels=labels, num_items_in_batch=torch.tensor(7)).loss, mean * 2 / 7)
-    torch.testing.assert_close(model(input_ids, labels=labels, num_items_in_batch=7, target_logits_only=True).loss, mean * 2 / 7)
+    summed_over_7 = model(input_ids, labels=labels, num_items_in_batch=torch.tensor(7)).loss
+    torch.testing.assert_close(summed_over_7, mean * 2 / 7)
+    compact = model(input_ids, labels=labels, num_items_in_batch=7, target_logits_only=True)
+    torch.testing.assert_close(compact.loss, mean * 2 / 7)
 
 
-def premasked_posts(tokenizer, count=16):
+def premasked_posts(tokenizer, count=16, scored_vocab_size=None):
     """Each post masked once by transformers' collator (seeded), the masks kept in the data set: runs that
-    batch the posts differently then train on the very same masks."""
-    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.3, seed=0)
+    batch the posts differently then train on the very same masks. With `scored_vocab_size`, by `pretrain`'s
+    collator (the same masks; targets past the scored words set to -100)."""
+    if scored_vocab_size is None:
+        collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.3, seed=0)
+    else:
+        collator = MaskedLMCollator(tokenizer, mlm_probability=0.3, seed=0, scored_vocab_size=scored_vocab_size)
     masked = [collator([tokenizer(text, truncation=True)]) for text in TEXTS[:count]]
     columns = ("input_ids", "attention_mask", "labels")
     return Dataset.from_dict({name: [batch[name][0].tolist() for batch in masked] for name in columns})
 
 
-def train_one_step(architecture, tokenizer, output_dir, batch_size, accumulation, **overrides):
-    dataset = premasked_posts(tokenizer)
-    dropouts = [name for name in ("embedding_dropout", "hidden_dropout", "attention_dropout") if hasattr(tiny_config(architecture), name)]
-    model = tiny_masked_lm(architecture, vocab_size=len(tokenizer), **dict.fromkeys(dropouts, 0.0), **overrides).train()
+def train_one_step(architecture, tokenizer, output_dir, batch_size, accumulation, mlm_vocab_size=None):
+    dataset = premasked_posts(tokenizer, scored_vocab_size=mlm_vocab_size)
+    config = tiny_config(architecture)
+    dropouts = [name for name in ("embedding_dropout", "hidden_dropout", "attention_dropout") if hasattr(config, name)]
+    no_dropout = dict.fromkeys(dropouts, 0.0)
+    model = tiny_masked_lm(architecture, vocab_size=len(tokenizer), mlm_vocab_size=mlm_vocab_size, **no_dropout).train()
     args = TrainingArguments(
         output_dir=str(output_dir),
         per_device_train_batch_size=batch_size,
@@ -135,15 +144,18 @@ def train_one_step(architecture, tokenizer, output_dir, batch_size, accumulation
     return result.training_loss, logged, torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
-def test_gradient_accumulation_trains_as_one_large_batch(architecture, tokenizer, tmp_path):
+@pytest.mark.parametrize("mlm_vocab_size", [None, 12])
+def test_gradient_accumulation_trains_as_one_large_batch(architecture, mlm_vocab_size, tokenizer, tmp_path):
     """4 accumulated batches of 2 posts = one batch of 8: the same loss logged and the same step, although the
-    micro-batches hold different numbers of masked words (a mean of their means would weigh them alike)."""
-    loss_1, logged_1, weights_1 = train_one_step(architecture, tokenizer, tmp_path / "ga1", 8, 1)
-    loss_4, logged_4, weights_4 = train_one_step(architecture, tokenizer, tmp_path / "ga4", 2, 4)
+    micro-batches hold different numbers of masked words (a mean of their means would weigh them alike).
+    With mlm_vocab_size, through `pretrain`'s collator, which leaves only scored targets for Trainer to count."""
+    loss_1, logged_1, weights_1 = train_one_step(architecture, tokenizer, tmp_path / "ga1", 8, 1, mlm_vocab_size)
+    loss_4, logged_4, weights_4 = train_one_step(architecture, tokenizer, tmp_path / "ga4", 2, 4, mlm_vocab_size)
     assert loss_4 == pytest.approx(loss_1, abs=1e-6) and logged_4 == pytest.approx(logged_1, abs=1e-6)
     torch.testing.assert_close(weights_4, weights_1, atol=1e-6, rtol=0)
     # The case is the one that tells: over the 16 posts, micro-batches of 2 hold unequal numbers of masks.
-    counts = [sum(label != -100 for post in pair for label in post) for pair in zip(*[iter(premasked_posts(tokenizer)["labels"])] * 2)]
+    labels = premasked_posts(tokenizer, scored_vocab_size=mlm_vocab_size)["labels"][:8]
+    counts = [sum(label != -100 for post in labels[i : i + 2] for label in post) for i in range(0, 8, 2)]
     assert len(set(counts)) > 1, counts
 
 
@@ -237,7 +249,8 @@ def test_fill_mask_pipeline_answers_targets_past_mlm_vocab_size_with_probability
     model.save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
     vocabulary = tokenizer.get_vocab()
-    common, rare = (next(word for word, index in vocabulary.items() if test(index)) for test in (lambda i: 3 <= i < scored, lambda i: i >= scored))
+    common = next(word for word, index in vocabulary.items() if 3 <= index < scored)
+    rare = next(word for word, index in vocabulary.items() if index >= scored)
     fill_mask = pipeline("fill-mask", model=str(tmp_path))
     answers = fill_mask("the car [MASK] runs hot", targets=[common, rare])
     scores = {answer["token_str"]: answer["score"] for answer in answers}

@@ -258,7 +258,8 @@ class SeqModelsForMaskedLM:
         states = outputs.last_hidden_state  # (B, T, W)
         scored = self.lm_head.scored
         if labels is None:
-            return MaskedLMOutput(logits=self.whole_vocabulary(self.lm_head(states)), hidden_states=outputs.hidden_states)
+            logits = self.whole_vocabulary(self.lm_head(states))  # (B, T, V)
+            return MaskedLMOutput(logits=logits, hidden_states=outputs.hidden_states)
         predict = (labels != -100) & (labels < scored)  # (B, T)
         if target_logits_only:
             # Selecting by a mask reads the count N back from the device: the one synchronization of a step.
