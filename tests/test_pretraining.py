@@ -24,6 +24,7 @@ from hf_seqmodels import cli
 from hf_seqmodels.compare import CompareArguments
 from hf_seqmodels.compare import pretraining as compare_pretraining
 from hf_seqmodels.compare.arguments import config_path
+from hf_seqmodels.training import pretraining as pretraining_job
 from hf_seqmodels.training.pretraining import (
     PRETRAINING_SUMMARY,
     MaskedLMCollator,
@@ -190,19 +191,43 @@ def test_blocks_hold_every_token_of_the_text_exactly_once():
 
 
 @pytest.mark.parametrize("line_by_line", [False, True])
-def test_summary_and_card_record_how_the_text_was_cut(line_by_line, text_files, capsys):
+def test_the_text_is_read_in_blocks_or_post_by_post_and_the_folder_says_which(
+    line_by_line, text_files, capsys, monkeypatch
+):
+    """By default every token of the training text is trained on once; `--line_by_line` keeps one example a
+    post, cut to --max_length. The summary and the card record which."""
+    seen = {}
+    real_load, real_build_trainer = pretraining_job.load_unlabelled_data, pretraining_job.build_trainer
+
+    def load_spy(*args, **kwargs):
+        seen["texts"] = (raw := real_load(*args, **kwargs))["train"]["text"]
+        return raw
+
+    def build_trainer_spy(model, training_args, tokenized, *args, **kwargs):
+        seen["examples"] = tokenized["train"]["input_ids"]
+        return real_build_trainer(model, training_args, tokenized, *args, **kwargs)
+
+    monkeypatch.setattr(pretraining_job, "load_unlabelled_data", load_spy)
+    monkeypatch.setattr(pretraining_job, "build_trainer", build_trainer_spy)
     extra = ["--max_steps", "1", "--eval_strategy", "no", "--save_strategy", "no", "--max_length", "8"]
     extra += ["--line_by_line", "true"] if line_by_line else []
     code, _, err = run(capsys, *pretrain_argv("gru", "mlm", *extra))
     assert code == 0, err
     summary = json.loads((text_files / "mlm" / PRETRAINING_SUMMARY).read_text())
     card = (text_files / "mlm" / "README.md").read_text()
-    assert summary["max_length"] == 8
-    if line_by_line:  # one example per post, each cut to 8 tokens
-        assert summary["text_layout"] == "line_by_line" and summary["train_examples"] == summary["train_texts"]
+    tokenizer = AutoTokenizer.from_pretrained(text_files / "mlm")
+    posts = [tokenizer(text)["input_ids"] for text in seen["texts"]]
+    examples = seen["examples"]
+    assert summary["max_length"] == 8 and summary["train_examples"] == len(examples)
+    assert max(map(len, posts)) > 8  # some posts are longer than an example
+    if line_by_line:  # one example per post, cut to 8 tokens
+        assert summary["text_layout"] == "line_by_line"
+        assert examples == [post[:8] for post in posts]
         assert "one post each, cut to 8 tokens (`--line_by_line`)" in card
-    else:  # posts of 6 to 9 words: about one block of 8 tokens a post, empty posts none
-        assert summary["text_layout"] == "blocks" and summary["train_examples"] < summary["train_texts"]
+    else:  # every token of the training posts once, in blocks of 8
+        assert summary["text_layout"] == "blocks"
+        assert [token for block in examples for token in block] == [token for post in posts for token in post]
+        assert all(len(block) == 8 for block in examples[:-1])
         assert f"cut into blocks of 8 tokens, as run_mlm.py groups texts ({summary['train_examples']:,} blocks" in card
 
 
