@@ -30,7 +30,8 @@ def step_seconds(model, input_ids, labels, steps: int) -> list[float]:
     times = []
     for _ in range(steps + 1):  # the first step warms up allocators and kernels: not counted
         started = time.perf_counter()
-        loss = model(input_ids, labels=labels).loss
+        # As `pretrain` runs a step: the output layer at the masked positions only.
+        loss = model(input_ids, labels=labels, target_logits_only=True).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

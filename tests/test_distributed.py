@@ -161,6 +161,64 @@ def test_compare_trains_each_model_across_processes(newsgroups_home, tmp_path, m
     assert summary["global_step"] == STEPS  # 2 processes x 4 a step
 
 
+# A masked-LM run under plain `Trainer`, the masks drawn once per post beforehand (each process would otherwise
+# draw its own): one process of 8 posts a step and two of 4 must then take the same steps.
+MASKED_LM_SCRIPT = """
+import json, sys
+from pathlib import Path
+
+import torch
+from datasets import Dataset
+from transformers import DataCollatorForLanguageModeling, DataCollatorForTokenClassification, Trainer, TrainingArguments
+
+import hf_seqmodels
+from helpers import TEXTS, tiny_model
+
+output_dir, batch_size = sys.argv[1], int(sys.argv[2])
+tokenizer = hf_seqmodels.train_tokenizer(TEXTS, vocab_size=30, model_max_length=12, min_df=1)
+masking = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.3, seed=0)
+masked = [masking([tokenizer(text)]) for text in TEXTS]
+columns = ("input_ids", "attention_mask", "labels")
+dataset = Dataset.from_dict({name: [batch[name][0].tolist() for batch in masked] for name in columns})
+model = tiny_model("gru", "masked_lm", vocab_size=len(tokenizer), embedding_dropout=0.0, hidden_dropout=0.0).train()
+args = TrainingArguments(
+    output_dir=output_dir, per_device_train_batch_size=batch_size, max_steps=3, optim="sgd", learning_rate=1.0,
+    logging_steps=1, save_strategy="no", report_to=[], seed=0, disable_tqdm=True,
+    use_cpu=True,  # two CPU processes: gloo
+    train_sampling_strategy="sequential",  # the same global batches however many processes share them
+)
+padding = DataCollatorForTokenClassification(tokenizer)  # pads the labels with -100
+trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=padding)
+trainer.train()
+if trainer.is_world_process_zero():
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    weights = torch.cat([p.detach().flatten() for p in model.parameters()]).tolist()
+    Path(output_dir, "result.json").write_text(json.dumps({"losses": losses, "weights": weights}))
+"""
+
+
+def test_masked_lm_loss_over_two_processes_matches_one(tmp_path):
+    """The masked-LM loss is summed over each process's masked words and divided by the count of both
+    (Trainer's `num_items_in_batch`): two processes of 4 posts train as one of 8, although the halves hold
+    different numbers of masked words."""
+    script = tmp_path / "masked_lm.py"
+    script.write_text(MASKED_LM_SCRIPT)
+    paths = [str(REPO_ROOT / "tests"), str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]
+    env = worker_env() | {"PYTHONPATH": os.pathsep.join(paths)}
+    results = {}
+    for name, launcher, batch_size in [("one", [sys.executable], 8), ("two", accelerate_launch(), 4)]:
+        output_dir = tmp_path / name
+        command = [*launcher, str(script), str(output_dir), str(batch_size)]
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+        assert result.returncode == 0, result.stderr[-3000:]
+        results[name] = json.loads((output_dir / "result.json").read_text())
+    one, two = results["one"], results["two"]
+    assert len(two["losses"]) == len(one["losses"]) == 3
+    differences = [abs(a - b) for a, b in zip(two["losses"], one["losses"])]
+    assert max(differences) <= LOSS_TOLERANCE, (two["losses"], one["losses"])
+    assert max(abs(a - b) for a, b in zip(two["weights"], one["weights"])) <= 1e-5
+
+
 @pytest.mark.parametrize("name", ["cpu_2proc", "ddp_multi_gpu", "fsdp", "deepspeed_zero2"])
 def test_accelerate_config_files_are_valid(name, monkeypatch):
     """Each file goes through what `accelerate launch --config_file` does with it, up to starting processes."""

@@ -4,16 +4,34 @@ Tiny models on text files written in tmp_path (plain text with empty lines, CSV 
 """
 
 import csv
+import hashlib
 import json
+import pathlib
 
 import datasets
 import pytest
 import torch
-from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoTokenizer
+from transformers import (
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorForLanguageModeling,
+)
 
-from helpers import TEXTS, TINY_SIZES, assert_refused, save_tiny_folder
+import hf_seqmodels
+from helpers import TEXTS, TINY_SIZES, assert_refused, save_tiny_folder, tiny_model
 from hf_seqmodels import cli
-from hf_seqmodels.training.pretraining import PRETRAINING_SUMMARY, parse_pretraining_args
+from hf_seqmodels.compare import CompareArguments
+from hf_seqmodels.compare import pretraining as compare_pretraining
+from hf_seqmodels.compare.arguments import config_path
+from hf_seqmodels.training import pretraining as pretraining_job
+from hf_seqmodels.training.pretraining import (
+    PRETRAINING_SUMMARY,
+    MaskedLMCollator,
+    group_into_blocks,
+    parse_pretraining_args,
+    write_summary,
+)
 
 LABELS = ["autos", "space", "hockey", "religion", "autos", "space"] * 4  # the topics of helpers.TEXTS
 
@@ -54,7 +72,9 @@ def text_files(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("architecture", ["gru", "transformer"])
 def test_pretrain_then_fine_tune_keeps_the_encoder_and_the_tokenizer(architecture, text_files, capsys):
-    code, out, err = run(capsys, *pretrain_argv(architecture, "mlm", "--num_train_epochs", "2", "--learning_rate", "1e-2"))
+    # The validation text is one block of about 35 tokens: masking 40 % of it leaves words to score.
+    extra = ["--num_train_epochs", "2", "--learning_rate", "1e-2", "--mlm_probability", "0.4"]
+    code, out, err = run(capsys, *pretrain_argv(architecture, "mlm", *extra))
     assert code == 0, err
     printed = json.loads(out.strip().splitlines()[-1])
     folder = text_files / "mlm"
@@ -147,3 +167,127 @@ def test_shipped_pretraining_configs_read_with_overrides():
     assert model_args.architecture == "lstm" and "mlm_vocab_size=" in model_args.config_overrides
     assert training_args.num_train_epochs == 1 and mlm_args.mlm_probability == 0.2
     assert data_args.is_newsgroups and not training_args.load_best_model_at_end
+
+
+def test_blocks_hold_every_token_of_the_text_exactly_once():
+    """run_mlm.py's grouping: the posts tokenized whole, concatenated and cut into blocks; nothing is cut off,
+    nothing read twice, and only the last block of each batch of 1,000 posts is short."""
+    tokenizer = hf_seqmodels.train_tokenizer(TEXTS, vocab_size=40, model_max_length=6, min_df=1)
+    long_post = " ".join(TEXTS[:5])  # far longer than model_max_length: line by line would cut it
+    posts = [*TEXTS, long_post, "", "  \n"] * 120  # 3,240 posts: four batches of the map
+    splits = {"train": posts, "validation": TEXTS[:3]}
+    raw = datasets.DatasetDict({name: datasets.Dataset.from_dict({"text": texts}) for name, texts in splits.items()})
+    blocks = group_into_blocks(raw, tokenizer, block_size=6)
+    tokens_in = [token for post in posts for token in tokenizer(post)["input_ids"]]
+    assert len(tokenizer(long_post)["input_ids"]) > 6
+    tokens_out = [token for block in blocks["train"]["input_ids"] for token in block]
+    assert tokens_out == tokens_in  # every token once, in the text's order
+    lengths = blocks["train"]["length"]
+    assert lengths == [len(block) for block in blocks["train"]["input_ids"]] and max(lengths) == 6
+    assert sum(length < 6 for length in lengths) <= 4
+    assert all(all(mask) for mask in blocks["train"]["attention_mask"])
+    validation_in = [token for post in TEXTS[:3] for token in tokenizer(post)["input_ids"]]
+    assert [token for block in blocks["validation"]["input_ids"] for token in block] == validation_in
+
+
+@pytest.mark.parametrize("line_by_line", [False, True])
+def test_the_text_is_read_in_blocks_or_post_by_post_and_the_folder_says_which(
+    line_by_line, text_files, capsys, monkeypatch
+):
+    """By default every token of the training text is trained on once; `--line_by_line` keeps one example a
+    post, cut to --max_length. The summary and the card record which."""
+    seen = {}
+    real_load, real_build_trainer = pretraining_job.load_unlabelled_data, pretraining_job.build_trainer
+
+    def load_spy(*args, **kwargs):
+        seen["texts"] = (raw := real_load(*args, **kwargs))["train"]["text"]
+        return raw
+
+    def build_trainer_spy(model, training_args, tokenized, *args, **kwargs):
+        seen["examples"] = tokenized["train"]["input_ids"]
+        return real_build_trainer(model, training_args, tokenized, *args, **kwargs)
+
+    monkeypatch.setattr(pretraining_job, "load_unlabelled_data", load_spy)
+    monkeypatch.setattr(pretraining_job, "build_trainer", build_trainer_spy)
+    extra = ["--max_steps", "1", "--eval_strategy", "no", "--save_strategy", "no", "--max_length", "8"]
+    extra += ["--line_by_line", "true"] if line_by_line else []
+    code, _, err = run(capsys, *pretrain_argv("gru", "mlm", *extra))
+    assert code == 0, err
+    summary = json.loads((text_files / "mlm" / PRETRAINING_SUMMARY).read_text())
+    card = (text_files / "mlm" / "README.md").read_text()
+    tokenizer = AutoTokenizer.from_pretrained(text_files / "mlm")
+    posts = [tokenizer(text)["input_ids"] for text in seen["texts"]]
+    examples = seen["examples"]
+    assert summary["max_length"] == 8 and summary["train_examples"] == len(examples)
+    assert max(map(len, posts)) > 8  # some posts are longer than an example
+    if line_by_line:  # one example per post, cut to 8 tokens
+        assert summary["text_layout"] == "line_by_line"
+        assert examples == [post[:8] for post in posts]
+        assert "one post each, cut to 8 tokens (`--line_by_line`)" in card
+    else:  # every token of the training posts once, in blocks of 8
+        assert summary["text_layout"] == "blocks"
+        assert [token for block in examples for token in block] == [token for post in posts for token in post]
+        assert all(len(block) == 8 for block in examples[:-1])
+        assert f"cut into blocks of 8 tokens, as run_mlm.py groups texts ({summary['train_examples']:,} blocks" in card
+
+
+def test_the_job_collator_counts_only_the_targets_the_head_scores():
+    """Targets past mlm_vocab_size become -100 after masking, so that Trainer's num_items_in_batch (labels that
+    are not -100) is the number of positions the loss sums over; the masks are transformers' own."""
+    tokenizer = hf_seqmodels.train_tokenizer(TEXTS, vocab_size=40, model_max_length=16, min_df=1)
+    posts = [tokenizer(text) for text in TEXTS]
+    plain = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.5, seed=3)(posts)
+    batch = MaskedLMCollator(tokenizer, mlm_probability=0.5, seed=3, scored_vocab_size=12)(posts)
+    assert torch.equal(batch["input_ids"], plain["input_ids"]) and batch["target_logits_only"] is True
+    unscored = plain["labels"] >= 12
+    assert unscored.any() and (plain["labels"][~unscored] != -100).any()
+    assert torch.equal(batch["labels"], plain["labels"].masked_fill(unscored, -100))
+    model = tiny_model("gru", "masked_lm", vocab_size=len(tokenizer), mlm_vocab_size=12)
+    loss_sum = model(**batch, num_items_in_batch=1).loss
+    torch.testing.assert_close(model(**batch).loss, loss_sum / (batch["labels"] != -100).sum())
+
+
+def test_summary_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    path = tmp_path / PRETRAINING_SUMMARY
+    write_summary(path, {"global_step": 1})
+    real_write_text = pathlib.Path.write_text
+
+    def killed_halfway(self, text, *args, **kwargs):
+        real_write_text(self, text[: len(text) // 2], *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pathlib.Path, "write_text", killed_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        write_summary(path, {"global_step": 2, "history": list(range(50))})
+    monkeypatch.undo()
+    assert json.loads(path.read_text()) == {"global_step": 1}
+
+
+def test_a_comparison_pretrains_again_over_a_truncated_summary(tmp_path, monkeypatch):
+    """A pretraining killed while writing its summary: the next comparison resumes it instead of failing."""
+    args = CompareArguments(models="gru", pretrain=True, pretrain_dir=str(tmp_path), output_dir=str(tmp_path / "out"))
+    folder = compare_pretraining.pretrained_folder(args, "gru")
+    (folder / "checkpoint-10").mkdir(parents=True)
+    (folder / PRETRAINING_SUMMARY).write_text('{"architecture": "gru", "hist')
+    calls = []
+    monkeypatch.setattr(compare_pretraining, "pretrain", lambda *parsed: calls.append(parsed[3]) or {"global_step": 12})
+    summary = compare_pretraining.ensure_pretrained(args, "gru", launch=None)
+    assert summary == {"global_step": 12, "reused": False}
+    assert calls[0].resume_from_checkpoint == "last"
+    write_summary(folder / PRETRAINING_SUMMARY, {"global_step": 12})
+    assert compare_pretraining.ensure_pretrained(args, "gru", launch=None) == {"global_step": 12, "reused": True}
+
+
+def test_pretrained_folders_from_before_blocks_are_not_reused(tmp_path):
+    """Grouping into blocks is the default now: the digest of the same options names another folder than
+    the one made when each post was cut to --max_length."""
+    args = CompareArguments(models="gru", pretrain=True, pretrain_dir=str(tmp_path))
+    config = json.loads(config_path("gru-mlm").read_text(encoding="utf-8"))
+    former = {"config": config, "options": compare_pretraining.pretraining_settings(args, "gru")}
+    former_digest = hashlib.sha256(json.dumps(former, sort_keys=True).encode()).hexdigest()[:10]
+    folder = compare_pretraining.pretrained_folder(args, "gru")
+    assert folder.name.startswith("gru-bydate-") and not folder.name.endswith(former_digest)
+    line_by_line = CompareArguments(
+        models="gru", pretrain=True, pretrain_dir=str(tmp_path), pretrain_options="--line_by_line"
+    )
+    assert compare_pretraining.pretrained_folder(line_by_line, "gru") != folder

@@ -14,7 +14,7 @@ from pathlib import Path
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .. import training
-from ..training.pretraining import PRETRAINING_SUMMARY, parse_pretraining_args, pretrain
+from ..training.pretraining import PRETRAINING_SUMMARY, parse_pretraining_args, pretrain, read_summary
 from .arguments import CompareArguments, config_path
 
 # A smoke check's pretraining: the comparison's --quick slice, one epoch, a small vocabulary.
@@ -22,6 +22,12 @@ QUICK_PRETRAINING_ARGS = [
     "--max_train_samples", "1200", "--max_eval_samples", "300", "--num_train_epochs", "1", "--max_length", "128",
     "--vocab_size", "8000",
 ]  # fmt: skip
+
+
+# Digested with the settings: changed whenever a default of `pretrain` changes what the same options make, so
+# that folders made under the former default are not reused. "blocks": the posts concatenated and cut into
+# blocks of --max_length tokens by default (--line_by_line cuts each post instead).
+PRETRAINING_DEFAULTS = {"text_layout": "blocks"}
 
 
 def pretraining_settings(args: CompareArguments, architecture: str) -> list[str]:
@@ -34,7 +40,7 @@ def pretrained_folder(args: CompareArguments, architecture: str) -> Path:
     """Where the folder pretrained with these settings is (or will be): named by a digest of the config file's
     values and the options, so that changing either pretrains anew."""
     config = json.loads(config_path(f"{architecture}-mlm").read_text(encoding="utf-8"))
-    settings = {"config": config, "options": pretraining_settings(args, architecture)}
+    settings = {"config": config, "options": pretraining_settings(args, architecture), "defaults": PRETRAINING_DEFAULTS}
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
     return Path(args.pretrain_dir) / f"{architecture}-{args.protocol}-{digest}"
 
@@ -62,9 +68,9 @@ def ensure_pretrained(args: CompareArguments, architecture: str, launch) -> dict
     (resumed from its newest checkpoint, if an earlier comparison was interrupted). `launch(command, argv)`
     runs a job across `--num_processes` processes."""
     folder = pretrained_folder(args, architecture)
-    summary_path = folder / PRETRAINING_SUMMARY
-    if summary_path.is_file():
-        return json.loads(summary_path.read_text(encoding="utf-8")) | {"reused": True}
+    finished = read_summary(folder / PRETRAINING_SUMMARY)  # None too for one cut short by a killed run
+    if finished is not None:
+        return finished | {"reused": True}
     argv = pretraining_argv(args, architecture)
     if any(folder.glob(f"{PREFIX_CHECKPOINT_DIR}-*")):
         argv += ["--resume_from_checkpoint", "last"]

@@ -165,8 +165,9 @@ class MaskedLMHead(nn.Module):
 
     With `scored_vocab_size` N, only the first N rows of the (tied) decoder score: a slice of the same
     weights, so the saved folder and the tying are unchanged while the output layer costs N / vocab_size.
+    None scores every row the decoder has (after `resize_token_embeddings` too).
 
-    states: (..., hidden) -> (..., scored_vocab_size or vocab_size)
+    states: (..., hidden) -> (..., scored_vocab_size or the decoder's rows)
     """
 
     def __init__(
@@ -176,11 +177,15 @@ class MaskedLMHead(nn.Module):
         self.dense = nn.Linear(hidden_size, embedding_size)
         self.norm = nn.LayerNorm(embedding_size, eps=layer_norm_eps)
         self.decoder = nn.Linear(embedding_size, vocab_size)
-        self.scored_vocab_size = scored_vocab_size or vocab_size
+        self.scored_vocab_size = scored_vocab_size
+
+    @property
+    def scored(self) -> int:
+        return self.scored_vocab_size or self.decoder.weight.shape[0]
 
     def forward(self, states: torch.Tensor) -> torch.Tensor:
         hidden = self.norm(nn.functional.gelu(self.dense(states)))
-        scored = self.scored_vocab_size
+        scored = self.scored
         return nn.functional.linear(hidden, self.decoder.weight[:scored], self.decoder.bias[:scored])
 
 
@@ -189,15 +194,28 @@ class SeqModelsForMaskedLM:
     Mixed in like `SeqModelsForSequenceClassification`; the encoder sits under the same attribute (`model`),
     so a pretrained folder loads into `AutoModelForSequenceClassification` with only the head new.
 
-    With `labels`, only the positions to predict (`labels != -100`) are scored, and `logits` is then
-    (N, V) for those N positions in row-major order: the output layer, the bulk of the cost at a large
-    vocabulary, runs on about a seventh of the tokens at 15 % masking. Without labels, `logits` is
-    (B, T, V), as in BERT. V is `config.mlm_vocab_size` when set (targets at or above it are not
-    scored), else `vocab_size`.
+    `logits` is (B, T, vocab_size), as in BERT. With `config.mlm_vocab_size` M, the head scores the first M
+    words only (the tokenizer numbers words by document frequency): the others get the dtype's lowest
+    value, so that softmax gives them probability 0 and `pipeline("fill-mask", targets=...)` answers 0 for
+    a word the head never scores; labels at or above M are left out of the loss.
+
+    `target_logits_only=True` (with `labels`) scores only the positions to predict (`labels != -100`,
+    below M): `logits` is then (N, M) for those N positions in row-major order. The output layer is the bulk
+    of a pretraining step at a large vocabulary (`scripts/mlm_output_cost.py`), and at 15 % masking this
+    runs it on about a seventh of the tokens; `pretrain()` asks for it through its collator.
+
+    The loss follows transformers' `num_items_in_batch` contract (as `ForMaskedLMLoss`): given the count of
+    labels to predict over the whole accumulated batch, across processes, it is the sum of this batch's
+    cross-entropies divided by that count, so that gradient accumulation and several processes train as one
+    large batch does. Trainer counts every label that is not -100: targets at or above M should be -100
+    already (`pretraining.MaskedLMCollator` makes them so), or the count includes words that are not scored.
+    Without the count, the loss is the mean over the scored positions.
     """
 
     base_model_class: type  # the architecture's encoder
     # Each architecture also sets `_tied_weights_keys = {"lm_head.decoder.weight": <its input embedding>}`.
+    # Trainer passes `num_items_in_batch` to forward (and then does not divide the loss by the accumulation steps).
+    accepts_loss_kwargs = True
 
     def __init__(self, config):
         super().__init__(config)
@@ -216,6 +234,15 @@ class SeqModelsForMaskedLM:
     def set_output_embeddings(self, new_embeddings):
         self.lm_head.decoder = new_embeddings
 
+    def resize_token_embeddings(self, *args, **kwargs):
+        """transformers resizes the tied decoder and its bias with the embeddings; `mlm_vocab_size` is kept
+        while the new vocabulary is larger, and dropped (every word scored) when it is not."""
+        embeddings = super().resize_token_embeddings(*args, **kwargs)
+        if self.config.mlm_vocab_size is not None and self.config.mlm_vocab_size >= self.config.vocab_size:
+            self.config.mlm_vocab_size = None
+        self.lm_head.scored_vocab_size = self.config.mlm_vocab_size
+        return embeddings
+
     @can_return_tuple
     def forward(
         self,
@@ -223,15 +250,37 @@ class SeqModelsForMaskedLM:
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
+        target_logits_only: bool = False,  # no "label" in the name: Trainer takes those for label columns
+        num_items_in_batch: torch.Tensor | int | None = None,
         **kwargs,
     ) -> MaskedLMOutput:
         outputs = self.model(input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states)
         states = outputs.last_hidden_state  # (B, T, W)
+        scored = self.lm_head.scored
         if labels is None:
-            return MaskedLMOutput(logits=self.lm_head(states), hidden_states=outputs.hidden_states)  # (B, T, V)
-        # Selecting by a mask reads the count N back from the device: the one synchronization of a step.
-        predict = (labels != -100) & (labels < self.lm_head.scored_vocab_size)  # (B, T)
-        logits = self.lm_head(states[predict])  # (N, V)
-        # A sum over the N positions divided by N is the usual mean, and 0 (not NaN) when nothing is masked.
-        loss = nn.functional.cross_entropy(logits, labels[predict], reduction="sum") / predict.sum().clamp(min=1)
+            logits = self.whole_vocabulary(self.lm_head(states))  # (B, T, V)
+            return MaskedLMOutput(logits=logits, hidden_states=outputs.hidden_states)
+        predict = (labels != -100) & (labels < scored)  # (B, T)
+        if target_logits_only:
+            # Selecting by a mask reads the count N back from the device: the one synchronization of a step.
+            logits = self.lm_head(states[predict])  # (N, M)
+            predicted_logits = logits
+        else:
+            logits = self.lm_head(states)  # (B, T, M)
+            predicted_logits = logits[predict]
+            logits = self.whole_vocabulary(logits)
+        loss = nn.functional.cross_entropy(predicted_logits, labels[predict], reduction="sum")
+        if num_items_in_batch is None:
+            num_items_in_batch = predict.sum()  # the mean over this batch's scored positions
+        # A sum over nothing divided by 1 is 0 (not NaN) when nothing is masked.
+        loss = loss / torch.as_tensor(num_items_in_batch, device=loss.device).clamp(min=1)
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+
+    def whole_vocabulary(self, logits: torch.Tensor) -> torch.Tensor:
+        """(..., M) scores of the first M words -> (..., vocab_size), the words not scored at the dtype's lowest
+        value (probability 0 after softmax; finite, so that sums and log-softmax stay free of inf - inf)."""
+        missing = self.lm_head.decoder.weight.shape[0] - logits.shape[-1]
+        if missing <= 0:
+            return logits
+        lowest = logits.new_full((*logits.shape[:-1], missing), torch.finfo(logits.dtype).min)
+        return torch.cat([logits, lowest], dim=-1)

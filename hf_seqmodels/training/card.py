@@ -306,6 +306,15 @@ def _own_config(config) -> dict:
 
 
 
+def _text_layout_description(summary) -> str:
+    if summary["text_layout"] == "line_by_line":
+        return f"one post each, cut to {summary['max_length']} tokens (`--line_by_line`)."
+    return (
+        f"the posts concatenated and cut into blocks of {summary['max_length']} tokens, as run_mlm.py groups "
+        f"texts ({summary['train_examples']:,} blocks of training text)."
+    )
+
+
 def build_pretraining_card(summary, model, tokenizer, raw, model_args, data_args, training_args) -> ModelCard:
     """README.md for a masked-LM folder: what it was pretrained on, its loss, and how to fine-tune it."""
     architecture = summary["architecture"]
@@ -338,6 +347,7 @@ vectorizer chose on the training text, plus {", ".join(f"`{token}`" for token in
 ## Pretraining
 
 - Text: {_data_description(data_args, raw)} Labels and the test split are not read.
+- Examples: {_text_layout_description(summary)}
 - Objective: {summary['mlm_probability']:.0%} of the tokens masked (BERT's 80 / 10 / 10 replacement), the
   {scored:,} most common words predicted through the input embedding matrix.
 - Model: `{type(config).__name__}` {json.dumps(_own_config(config))}

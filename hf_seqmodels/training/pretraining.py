@@ -3,13 +3,15 @@
 
 It reads top to bottom like transformers' `examples/pytorch/language-modeling/run_mlm.py` and runs the
 classification job's own steps (`building`, `trainer`, `checkpoints`); it differs in the data (text only:
-labels are never read), the head (`XForMaskedLM`) and the collator (transformers'
-`DataCollatorForLanguageModeling`, which masks 15 % of the tokens of each batch afresh).
+labels are never read; the posts concatenated and cut into blocks of `--max_length` tokens, as run_mlm.py
+groups texts, or one post per example with `--line_by_line`), the head (`XForMaskedLM`) and the collator
+(transformers' `DataCollatorForLanguageModeling`, which masks 15 % of the tokens of each batch afresh).
 """
 
 import json
 import logging
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +48,14 @@ class MaskedLMArguments:
     mlm_probability: float = field(
         default=0.15, metadata={"help": "Share of the tokens masked for the model to predict (BERT's 0.15)."}
     )
+    line_by_line: bool = field(
+        default=False,
+        metadata={
+            "help": "One post per example, cut to --max_length tokens (the rest of a long post is never read). "
+            "Without it, the posts are concatenated and cut into blocks of --max_length tokens, so that every "
+            "token is read, as run_mlm.py groups texts."
+        },
+    )
 
     def __post_init__(self):
         if not 0 < self.mlm_probability < 1:
@@ -66,6 +76,8 @@ class PretrainingArguments(SeqModelsTrainingArguments):
     early_stopping_patience: int = field(
         default=0, metadata={"help": "Stop after this many evaluations without a lower validation loss; 0: never."}
     )
+    # The validation loss is all an evaluation reports: its logits are not kept (they would grow with the split).
+    prediction_loss_only: bool = _keep("prediction_loss_only", True)
 
 
 PRETRAINING_ARGUMENT_CLASSES = (ModelArguments, DataArguments, MaskedLMArguments, PretrainingArguments)
@@ -106,7 +118,12 @@ def pretrain(
             f"--model_name_or_path {start_from!r}: its tokenizer has no mask token, which masked-LM pretraining "
             "needs; pretrain from scratch (--architecture) to get a tokenizer with [MASK]"
         )
-    tokenized = tokenize_splits(raw, tokenizer, training_args)
+    if mlm_args.line_by_line:
+        tokenized = tokenize_splits(raw, tokenizer, training_args)
+    else:
+        block_size = model_args.max_length or tokenizer.model_max_length
+        with training_args.main_process_first(desc="tokenization"):
+            tokenized = group_into_blocks(raw, tokenizer, block_size)
 
     # Model
     model = build_model(model_args, tokenizer, None, start_from)
@@ -114,7 +131,12 @@ def pretrain(
     logger.info("%s: %s parameters, vocabulary %d", model.config.model_type, f"{model.num_parameters():,}", len(tokenizer))
 
     # Trainer
-    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=mlm_args.mlm_probability, seed=training_args.seed)
+    collator = MaskedLMCollator(
+        tokenizer,
+        mlm_probability=mlm_args.mlm_probability,
+        seed=training_args.seed,
+        scored_vocab_size=model.config.mlm_vocab_size,
+    )
     trainer = build_trainer(model, training_args, tokenized, tokenizer, collator)
 
     # Train, then the masked-LM loss on validation
@@ -133,6 +155,9 @@ def pretrain(
         "train_runtime": train_metrics["train_runtime"],
         "train_samples_per_second": train_metrics["train_samples_per_second"],
         "train_texts": len(raw["train"]),
+        "train_examples": len(tokenized["train"]),
+        "text_layout": "line_by_line" if mlm_args.line_by_line else "blocks",
+        "max_length": model_args.max_length or tokenizer.model_max_length,
         "validation": {"loss": eval_metrics["eval_loss"], "perplexity": _perplexity(eval_metrics["eval_loss"])},
         "mlm_probability": mlm_args.mlm_probability,
         "mlm_vocab_size": model.config.mlm_vocab_size,
@@ -140,10 +165,81 @@ def pretrain(
         "history": history,
     }
     if trainer.is_world_process_zero():
-        Path(training_args.output_dir, PRETRAINING_SUMMARY).write_text(json.dumps(summary, indent=2) + "\n")
+        write_summary(Path(training_args.output_dir, PRETRAINING_SUMMARY), summary)
     trainer.model_card = build_pretraining_card(summary, model, tokenizer, raw, model_args, data_args, training_args)
     publish(trainer, commit_message=f"{summary['architecture']} pretrained on {data_args.source}")
     return summary
+
+
+class MaskedLMCollator(DataCollatorForLanguageModeling):
+    """transformers' collator (the masks drawn afresh for each batch), with what our masked-LM head needs:
+
+    - targets the head does not score (at or above `scored_vocab_size`, the config's `mlm_vocab_size`) become
+      -100, so that the count Trainer passes as `num_items_in_batch` (labels that are not -100) is the count
+      the loss sums over: the loss is then the same whatever the gradient accumulation and processes;
+    - `target_logits_only=True` in every batch: the model runs its output layer on the positions to predict
+      only (see `SeqModelsForMaskedLM`), the bulk of a step's cost saved.
+    """
+
+    def __init__(self, *args, scored_vocab_size: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.scored_vocab_size = scored_vocab_size
+
+    def torch_call(self, examples):
+        batch = super().torch_call(examples)
+        if self.scored_vocab_size is not None:
+            batch["labels"] = batch["labels"].masked_fill(batch["labels"] >= self.scored_vocab_size, -100)
+        batch["target_logits_only"] = True
+        return batch
+
+
+def group_into_blocks(splits: datasets.DatasetDict, tokenizer, block_size: int) -> datasets.DatasetDict:
+    """Every split's posts tokenized whole, concatenated and cut into blocks of `block_size` tokens: run_mlm.py's
+    `group_texts`, except that each batch of 1,000 posts ends with its shorter last block instead of dropping
+    it, so that every token is read once. The Transformer's positions cover the block: `build_model` checks
+    `max_position_embeddings` against the same length.
+
+    Posts follow each other with nothing between them, as in run_mlm.py: the tokenizer has no separator, and
+    one added now would be a word the fine-tuned classifier never reads. A masked word near the end of a post
+    is then predicted partly from the start of the next, on the few positions where posts meet.
+    """
+
+    def tokenize_whole(batch):
+        # A post longer than model_max_length is the point here; verbose=False keeps the tokenizer's warning out.
+        return tokenizer(batch["text"], verbose=False)
+
+    def cut_into_blocks(batch):
+        columns = {name: [value for row in batch[name] for value in row] for name in ("input_ids", "attention_mask")}
+        total = len(columns["input_ids"])
+        starts = range(0, total, block_size)
+        blocks = {name: [values[i : i + block_size] for i in starts] for name, values in columns.items()}
+        return blocks | {"length": [len(block) for block in blocks["input_ids"]]}
+
+    tokenized = splits.map(tokenize_whole, batched=True, remove_columns=["text"], desc="Tokenizing")
+    # Fewer rows come out than go in: every column goes, the blocks' own replace them.
+    return tokenized.map(
+        cut_into_blocks,
+        batched=True,
+        remove_columns=tokenized["train"].column_names,
+        desc=f"Grouping into blocks of {block_size} tokens",
+    )
+
+
+def write_summary(path: Path, summary: dict) -> None:
+    """The summary written whole or not at all (a temporary file renamed over it): a comparison reuses a
+    folder that has one, and a run killed while writing must not leave half of one."""
+    staging = path.with_name(f".{path.name}.tmp")
+    staging.write_text(json.dumps(summary, indent=2) + "\n")
+    os.replace(staging, path)
+
+
+def read_summary(path: Path) -> dict | None:
+    """The summary at `path`, or None where there is none or it cannot be read (a run killed before it ended)."""
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
 
 
 def load_unlabelled_data(data_args: DataArguments) -> datasets.DatasetDict:
