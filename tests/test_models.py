@@ -58,6 +58,8 @@ def test_encoder_outputs_shapes(architecture):
     assert outputs.last_hidden_state.shape == (2, 7, width)
     assert outputs.pooler_output.shape[0] == 2
     assert len(outputs.hidden_states) == config.num_hidden_layers + 1
+    # The Transformer's hidden states are those its layers read: its own [CLS] first, then the 7 tokens.
+    assert outputs.hidden_states[-1].shape == (2, 7 + (architecture == "transformer"), width)
     assert encoder(input_ids, attention_mask=attention_mask).hidden_states is None
     as_tuple = encoder(input_ids, attention_mask=attention_mask, return_dict=False)
     assert isinstance(as_tuple, tuple) and torch.equal(as_tuple[0], outputs.last_hidden_state)
@@ -118,11 +120,14 @@ def test_left_padding_gives_the_same_result(architecture):
     left_mask[1] = torch.tensor([0] * 6 + [1] * 3)
     left = model(left_ids, attention_mask=left_mask, output_hidden_states=True)
     torch.testing.assert_close(left.logits, right.logits, atol=1e-5, rtol=0)
-    # Every layer's states of the real tokens too, each at its own column: row 1's at 6..8 instead of 0..2.
+    # Every layer's states of the real tokens too, each at its own column: row 1's at 6..8 instead of 0..2
+    # (one further right in the Transformer's, which hold its [CLS] first).
     assert len(left.hidden_states) == len(right.hidden_states) == model.config.num_hidden_layers + 1
+    cls = 1 if architecture == "transformer" else 0
     for layer, (left_states, right_states) in enumerate(zip(left.hidden_states, right.hidden_states)):
         torch.testing.assert_close(left_states[0], right_states[0], atol=1e-5, rtol=0, msg=f"layer {layer}")
-        torch.testing.assert_close(left_states[1, 6:], right_states[1, :3], atol=1e-5, rtol=0, msg=f"layer {layer}")
+        left_real, right_real = left_states[1, cls + 6 :], right_states[1, cls : cls + 3]
+        torch.testing.assert_close(left_real, right_real, atol=1e-5, rtol=0, msg=f"layer {layer}")
 
 
 def test_all_padding_rows_and_empty_input_give_finite_predictions(architecture):
@@ -325,7 +330,8 @@ def test_documented_defaults_are_the_defaults(architecture):
 
 
 def test_hidden_states_end_with_last_hidden_state(architecture):
-    """As in transformers: the last entry of `hidden_states` is `last_hidden_state` (padding masked alike)."""
+    """As in transformers: the last entry of `hidden_states` is `last_hidden_state` (padding masked alike;
+    the Transformer's without its [CLS] position)."""
     generator = torch.Generator().manual_seed(3)
     input_ids, attention_mask = pad_batch([random_ids(generator, 9), random_ids(generator, 3)])
     left_ids, left_mask = input_ids.flip(1), attention_mask.flip(1)  # row 1 left-padded too
@@ -333,7 +339,8 @@ def test_hidden_states_end_with_last_hidden_state(architecture):
         encoder = tiny_classifier(architecture, **variant).model
         for ids, mask in ((input_ids, attention_mask), (left_ids, left_mask)):
             outputs = encoder(ids, attention_mask=mask, output_hidden_states=True)
-            assert torch.equal(outputs.hidden_states[-1], outputs.last_hidden_state), variant
+            last = outputs.hidden_states[-1][:, 1:] if architecture == "transformer" else outputs.hidden_states[-1]
+            assert torch.equal(last, outputs.last_hidden_state), variant
 
 
 @pytest.mark.parametrize("base_class", [RecurrentModel, RecurrentPreTrainedModel, TransformerPreTrainedModel])
@@ -361,3 +368,49 @@ def test_a_training_step_never_waits_for_the_gpu(architecture):
             model(**left, labels=batch["labels"]).loss.backward()
         finally:
             torch.cuda.set_sync_debug_mode("default")
+
+
+def test_recurrent_models_export_and_compile_as_one_graph_right_for_any_padding(architecture):
+    """`torch.export` and `torch.compile(fullgraph=True)` record one graph for every later batch: it must hold
+    the reordering a left-padded batch needs, not the branch the example batch happened to take."""
+    model = tiny_classifier(architecture)
+    right_ids, right_mask = pad_batch([torch.arange(2, 9), torch.arange(2, 5)])  # right-padded, as traced
+    left_ids, left_mask = right_ids.clone(), right_mask.clone()
+    left_ids[1], left_mask[1] = right_ids[1].roll(4), right_mask[1].roll(4)  # the short row left-padded
+    with torch.no_grad():
+        expected = {side: model(ids, attention_mask=mask).logits for side, ids, mask in (("right", right_ids, right_mask), ("left", left_ids, left_mask))}
+        torch.testing.assert_close(expected["left"], expected["right"], atol=1e-5, rtol=0)
+        program = torch.export.export(model, (), {"input_ids": right_ids, "attention_mask": right_mask}, strict=False)
+        compiled = torch.compile(model, fullgraph=True, backend="eager")  # a graph break would raise
+        # Dynamo traces torch's recurrent modules only when asked to (they are "experimental" there).
+        with torch._dynamo.config.patch(allow_rnn=True):
+            for run in (program.module(), compiled):
+                for side, ids, mask in (("left", left_ids, left_mask), ("right", right_ids, right_mask)):
+                    torch.testing.assert_close(run(input_ids=ids, attention_mask=mask).logits, expected[side], atol=1e-5, rtol=0)
+
+
+def test_lora_on_the_recurrent_weights_trains():
+    """peft's LoRA on the recurrent matrices wraps each cell (`target_parameters`): the cell is then no torch
+    RNN module, and a training step must still run, train the adapters and leave the base weights alone."""
+    peft = pytest.importorskip("peft")
+    model = tiny_classifier("gru").train()
+    base_weights = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
+    targets = ["forward_cell.weight_hh_l0", "backward_cell.weight_hh_l0", "forward_cell.weight_ih_l0"]
+    lora = peft.get_peft_model(model, peft.LoraConfig(r=2, target_parameters=targets, modules_to_save=["classifier"]))
+    assert type(lora.base_model.model.model.layers[0].forward_cell).__name__ == "ParamWrapper"
+    input_ids, attention_mask = pad_batch([torch.arange(2, 9), torch.arange(2, 5)])
+    labels = torch.tensor([0, 1])
+    before = lora(input_ids=input_ids, attention_mask=attention_mask).logits.detach()
+    optimizer = torch.optim.SGD([p for p in lora.parameters() if p.requires_grad], lr=1.0)
+    lora(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss.backward()
+    adapter_grads = [p.grad for name, p in lora.named_parameters() if "lora_B" in name]
+    assert len(adapter_grads) == 3 * model.config.num_hidden_layers and all(g.abs().sum() > 0 for g in adapter_grads)
+    optimizer.step()
+    lora.eval()
+    with torch.no_grad():
+        # Only the adapters' change: the classifier (also trained) is the original one here.
+        lora.base_model.model.classifier.original_module.load_state_dict(lora.base_model.model.classifier.modules_to_save.default.state_dict())
+    after = lora(input_ids=input_ids, attention_mask=attention_mask).logits.detach()
+    assert not torch.allclose(after, before, atol=1e-4)
+    unchanged = {name: p for name, p in lora.base_model.model.named_parameters() if "lora_" not in name and "classifier" not in name}
+    assert unchanged and all(torch.equal(p, base_weights[name.replace(".base_layer", "")]) for name, p in unchanged.items())

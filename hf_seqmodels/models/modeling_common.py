@@ -96,6 +96,9 @@ class SeqModelsPreTrainedModel(PreTrainedModel):
 
     main_input_name = "input_ids"
     base_model_prefix = "model"
+    # Every layer is a `GradientCheckpointingLayer`: `gradient_checkpointing_enable()` recomputes each
+    # layer's activations in the backward pass instead of keeping them.
+    supports_gradient_checkpointing = True
     # Our forward takes no loss kwargs: without this, Trainer would pass `num_items_in_batch` and scale
     # the reported loss by the gradient-accumulation steps.
     accepts_loss_kwargs = False
@@ -147,16 +150,26 @@ class SeqModelsForSequenceClassification:
     @can_return_tuple
     def forward(
         self,
-        input_ids: torch.LongTensor,
+        input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        output_attentions: bool | None = None,
         **kwargs,
     ) -> SequenceClassifierOutput:
-        outputs = self.model(input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states)
+        outputs = self.model(
+            input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            output_hidden_states=output_hidden_states,
+            output_attentions=output_attentions,
+        )
         logits = self.classifier(self.dropout(outputs.pooler_output))  # (B, num_labels)
         loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        return SequenceClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 class MaskedLMHead(nn.Module):
@@ -219,13 +232,21 @@ class SeqModelsForMaskedLM:
     @can_return_tuple
     def forward(
         self,
-        input_ids: torch.LongTensor,
+        input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        output_attentions: bool | None = None,
         **kwargs,
     ) -> MaskedLMOutput:
-        outputs = self.model(input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states)
+        outputs = self.model(
+            input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            output_hidden_states=output_hidden_states,
+            output_attentions=output_attentions,
+        )
         states = outputs.last_hidden_state  # (B, T, W)
         if labels is None:
             return MaskedLMOutput(logits=self.lm_head(states), hidden_states=outputs.hidden_states)  # (B, T, V)
