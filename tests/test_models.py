@@ -414,3 +414,98 @@ def test_lora_on_the_recurrent_weights_trains():
     assert not torch.allclose(after, before, atol=1e-4)
     unchanged = {name: p for name, p in lora.base_model.model.named_parameters() if "lora_" not in name and "classifier" not in name}
     assert unchanged and all(torch.equal(p, base_weights[name.replace(".base_layer", "")]) for name, p in unchanged.items())
+
+
+def test_gradient_checkpointing_gives_the_same_gradients(architecture):
+    """`gradient_checkpointing_enable()` (as `TrainingArguments(gradient_checkpointing=True)` calls it) recomputes
+    the layers in the backward pass: each layer must be checkpointed and the gradients must not change."""
+    model = tiny_classifier(architecture).train()
+    assert model.supports_gradient_checkpointing
+    input_ids, attention_mask = pad_batch([torch.arange(2, 9), torch.arange(2, 5)])
+    left = {"input_ids": input_ids.flip(1), "attention_mask": attention_mask.flip(1)}
+    batch = {"input_ids": torch.cat([input_ids, left["input_ids"]]), "attention_mask": torch.cat([attention_mask, left["attention_mask"]])}
+    gradients, calls = {}, []
+    # The layer's first sub-module runs once per step, and once more in the backward pass when checkpointed.
+    next(model.model.layers[0].children()).register_forward_hook(lambda *_: calls.append(checkpointing))
+    for checkpointing in (False, True):
+        if checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            assert all(layer.gradient_checkpointing for layer in model.model.layers)
+        model.zero_grad()
+        torch.manual_seed(0)  # the same dropout masks (the recomputation replays the layer's own)
+        model(**batch, labels=torch.tensor([0, 1, 0, 1])).loss.backward()
+        gradients[checkpointing] = {name: p.grad.clone() for name, p in model.named_parameters()}
+    assert calls == [False, True, True]
+    for name, expected in gradients[False].items():
+        torch.testing.assert_close(gradients[True][name], expected, atol=1e-6, rtol=1e-5, msg=name)
+
+
+def test_inputs_embeds_give_what_input_ids_give(architecture):
+    """As in BERT: the embedding rows instead of the ids (exactly one of the two); without a mask, every
+    position of `inputs_embeds` is real."""
+    model = tiny_classifier(architecture)
+    input_ids, attention_mask = pad_batch([torch.arange(2, 9), torch.arange(2, 5)])
+    embeds = model.get_input_embeddings()(input_ids)
+    with torch.no_grad():
+        expected = model(input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        got = model(inputs_embeds=embeds, attention_mask=attention_mask, output_hidden_states=True)
+        torch.testing.assert_close(got.logits, expected.logits, atol=1e-6, rtol=0)
+        for got_states, expected_states in zip(got.hidden_states, expected.hidden_states):
+            torch.testing.assert_close(got_states, expected_states, atol=1e-6, rtol=0)
+        unpadded = model(input_ids[:1]).logits  # row 0 has no padding
+        torch.testing.assert_close(model(inputs_embeds=embeds[:1]).logits, unpadded, atol=1e-6, rtol=0)
+        for encoder in (model, model.model):
+            with pytest.raises(ValueError, match="exactly one of input_ids or inputs_embeds"):
+                encoder(input_ids, inputs_embeds=embeds)
+            with pytest.raises(ValueError, match="exactly one of input_ids or inputs_embeds"):
+                encoder(attention_mask=attention_mask)
+
+
+@pytest.mark.parametrize("positions", ["learned", "alibi"])
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_transformer_returns_its_attention_weights(attention, positions):
+    """One (B, heads, 1+T, 1+T) tensor of probabilities per layer ([CLS] first), padding given none; asking
+    for them changes nothing else (SDPA computes none, so the eager kernel runs for that call)."""
+    model = tiny_classifier("transformer", attn_implementation=attention, position_embedding_type=positions)
+    input_ids, attention_mask = pad_batch([torch.arange(2, 9), torch.arange(2, 5)])
+    with torch.no_grad():
+        plain = model(input_ids, attention_mask=attention_mask)
+        outputs = model(input_ids, attention_mask=attention_mask, output_attentions=True)
+    assert plain.attentions is None
+    torch.testing.assert_close(outputs.logits, plain.logits, atol=1e-5, rtol=0)
+    heads, layers = model.config.num_attention_heads, model.config.num_hidden_layers
+    assert len(outputs.attentions) == layers
+    for weights in outputs.attentions:
+        assert weights.shape == (2, heads, 8, 8)
+        torch.testing.assert_close(weights.sum(-1), torch.ones(2, heads, 8))
+        assert torch.all(weights[1, :, :, 4:] == 0)  # row 1's padding (after [CLS] and 3 tokens) is never attended
+    if attention == "eager":  # transformers refuses the config default with another kernel
+        model.config.output_attentions = True
+        assert len(model(input_ids, attention_mask=attention_mask).attentions) == layers
+
+
+def test_recurrent_models_say_they_have_no_attentions(architecture):
+    if architecture == "transformer":
+        pytest.skip("the Transformer has attention weights")
+    model = tiny_classifier(architecture)
+    for encoder in (model, model.model):
+        with pytest.raises(ValueError, match="has no attention weights .* output_attentions must be False"):
+            encoder(torch.tensor([[2, 3, 4]]), output_attentions=True)
+
+
+def test_hidden_states_are_the_tensors_the_layers_read(architecture):
+    """`retain_grad()` on a returned hidden state gets the gradient of the loss (not a copy made after the
+    forward), for right- and left-padded rows alike. The recurrent models' last one is `last_hidden_state`,
+    zero over padding, which their heads do not read: poolings skip padding themselves and read the layer's
+    output before that masking (a multiply less in every training step)."""
+    model = tiny_classifier(architecture, pooling="mean").train()
+    input_ids, attention_mask = pad_batch([torch.arange(2, 9), torch.arange(2, 5)])
+    attention_mask[1] = attention_mask[1].flip(0)  # row 1 left-padded
+    input_ids = input_ids * attention_mask
+    outputs = model(input_ids, attention_mask=attention_mask, labels=torch.tensor([0, 1]), output_hidden_states=True)
+    for states in outputs.hidden_states:
+        states.retain_grad()
+    outputs.loss.backward()
+    read = outputs.hidden_states if architecture == "transformer" else outputs.hidden_states[:-1]
+    for layer, states in enumerate(read):
+        assert states.grad is not None and states.grad.abs().sum() > 0, f"layer {layer}"
