@@ -35,10 +35,12 @@ setup(
     # onnx: `hf-seqmodels export` and running exported folders (the TorchScript-based exporter needs no onnxscript).
     # bench: the Keras 3 peers of `hf-seqmodels benchmark --keras`, on Keras's torch backend (no TensorFlow);
     # 3.15 is the release their masking was checked with.
+    # peft: the tests train LoRA adapters on the recurrent weights (`target_parameters`, peft 0.17 and later);
+    # parameterized: transformers' own common model tests (tests/transformers_common) use it.
     extras_require={
         "onnx": ONNX,
         "bench": BENCH,
-        "dev": ["pytest>=8", "hypothesis>=6", "gensim>=4.4", *ONNX, *BENCH],
+        "dev": ["pytest>=8", "hypothesis>=6", "gensim>=4.4", "peft>=0.17", "parameterized", *ONNX, *BENCH],
     },
     entry_points={"console_scripts": ["hf-seqmodels=hf_seqmodels.cli:main"]},
 )

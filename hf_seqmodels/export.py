@@ -7,12 +7,13 @@
     OUT/data_args.json         the training data's description, when MODEL_DIR has one (for `evaluate OUT`)
 
 Which exporter. torch's TorchScript-based exporter (`dynamo=False`) exports all four architectures
-to the same precision (≤ 1e-7 here) in a few seconds; the `torch.export`-based one stops at the
-recurrent models' data-dependent checks (`torch.equal` on the mask, the token-id range check) and
-takes ~5x longer for the Transformer, with an equally fast graph. Tracing turns those checks into
-constants, so the graph is traced on a right-padded batch, and `onnx_inference` feeds it right-padded
-batches at least one column wide with the tokenizer's own ids; every export is then checked against
-PyTorch on a batch of another size and width, with an empty text, before it is written.
+to the same precision (≤ 1e-7 here) in a few seconds; the `torch.export`-based one takes ~5x longer
+for the Transformer, with an equally fast graph. Tracing records one branch of each Python `if`: the
+models take, while traced, the branch that is right for every batch (the recurrent models reorder
+each row's real tokens first, left-padded or not), and the token-id range check becomes a constant, so
+`onnx_inference` feeds the graph batches at least one column wide with the tokenizer's own ids. Every
+export is checked against PyTorch, on a batch of another size and width with an empty text and a
+left-padded row, before it is written.
 
 Opsets 14-20: 14 is the first with the Transformer's attention and cumulative sum (the recurrent
 models need 9), 20 the last the TorchScript exporter writes.
@@ -119,8 +120,9 @@ def export_onnx(model: nn.Module, path: Path, opset: int, pad_token_id: int | No
 def check_export(model: nn.Module, path: Path) -> None:
     """Refuse an export whose logits differ from PyTorch's, on a batch unlike the traced one."""
     width = min(7, getattr(model.config, "max_position_embeddings", 7))
-    lengths = torch.tensor([width, 3, 0]).clamp(max=width)  # includes an empty text
+    lengths = torch.tensor([width, 3, 0, 3]).clamp(max=width)  # includes an empty text
     attention_mask = (torch.arange(width).unsqueeze(0) < lengths.unsqueeze(1)).long()
+    attention_mask[-1] = attention_mask[-1].flip(0)  # and a left-padded row
     generator = torch.Generator().manual_seed(0)
     input_ids = torch.randint(0, model.config.vocab_size, (3, width), generator=generator) * attention_mask
     with torch.inference_mode():

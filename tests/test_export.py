@@ -266,3 +266,21 @@ def test_a_tokenizer_allowing_more_than_the_transformers_positions_is_refused_cl
     (exported / "tokenizer_config.json").write_text(json.dumps(settings | {"model_max_length": 1000}))
     with pytest.raises(UsageError, match="longer than max_position_embeddings=64"):
         predict(str(exported), [" ".join(WORDS * 5)])
+
+
+@pytest.mark.parametrize("padding_side", ["right", "left"])
+def test_onnx_runtime_matches_pytorch_on_left_and_right_padded_batches(folders, padding_side):
+    """The graph must hold what every padding needs: a left-padded batch (as a tokenizer with
+    `padding_side="left"` makes it) through ONNX Runtime's own session gives PyTorch's logits."""
+    import onnxruntime
+
+    _, _, exported, tokenizer, model = folders
+    tokenizer.padding_side = padding_side
+    inputs = tokenizer(TEXTS, truncation=True, padding=True, return_tensors="np")
+    tokenizer.padding_side = "right"
+    assert (inputs["attention_mask"][:, 0 if padding_side == "left" else -1] == 0).any()  # some row is padded
+    session = onnxruntime.InferenceSession(str(exported / "model.onnx"), providers=["CPUExecutionProvider"])
+    got = session.run(["logits"], {name: inputs[name].astype(np.int64) for name in ("input_ids", "attention_mask")})[0]
+    with torch.inference_mode():
+        expected = model(**{name: torch.from_numpy(inputs[name]) for name in ("input_ids", "attention_mask")}).logits
+    np.testing.assert_allclose(got, expected.numpy(), atol=1e-4, rtol=0)

@@ -58,6 +58,8 @@ def test_encoder_outputs_shapes(architecture):
     assert outputs.last_hidden_state.shape == (2, 7, width)
     assert outputs.pooler_output.shape[0] == 2
     assert len(outputs.hidden_states) == config.num_hidden_layers + 1
+    # The Transformer's hidden states are those its layers read: its own [CLS] first, then the 7 tokens.
+    assert outputs.hidden_states[-1].shape == (2, 7 + (architecture == "transformer"), width)
     assert encoder(input_ids, attention_mask=attention_mask).hidden_states is None
     as_tuple = encoder(input_ids, attention_mask=attention_mask, return_dict=False)
     assert isinstance(as_tuple, tuple) and torch.equal(as_tuple[0], outputs.last_hidden_state)
@@ -118,11 +120,14 @@ def test_left_padding_gives_the_same_result(architecture):
     left_mask[1] = torch.tensor([0] * 6 + [1] * 3)
     left = model(left_ids, attention_mask=left_mask, output_hidden_states=True)
     torch.testing.assert_close(left.logits, right.logits, atol=1e-5, rtol=0)
-    # Every layer's states of the real tokens too, each at its own column: row 1's at 6..8 instead of 0..2.
+    # Every layer's states of the real tokens too, each at its own column: row 1's at 6..8 instead of 0..2
+    # (one further right in the Transformer's, which hold its [CLS] first).
     assert len(left.hidden_states) == len(right.hidden_states) == model.config.num_hidden_layers + 1
+    cls = 1 if architecture == "transformer" else 0
     for layer, (left_states, right_states) in enumerate(zip(left.hidden_states, right.hidden_states)):
         torch.testing.assert_close(left_states[0], right_states[0], atol=1e-5, rtol=0, msg=f"layer {layer}")
-        torch.testing.assert_close(left_states[1, 6:], right_states[1, :3], atol=1e-5, rtol=0, msg=f"layer {layer}")
+        left_real, right_real = left_states[1, cls + 6 :], right_states[1, cls : cls + 3]
+        torch.testing.assert_close(left_real, right_real, atol=1e-5, rtol=0, msg=f"layer {layer}")
 
 
 def test_all_padding_rows_and_empty_input_give_finite_predictions(architecture):
@@ -325,7 +330,8 @@ def test_documented_defaults_are_the_defaults(architecture):
 
 
 def test_hidden_states_end_with_last_hidden_state(architecture):
-    """As in transformers: the last entry of `hidden_states` is `last_hidden_state` (padding masked alike)."""
+    """As in transformers: the last entry of `hidden_states` is `last_hidden_state` (padding masked alike;
+    the Transformer's without its [CLS] position)."""
     generator = torch.Generator().manual_seed(3)
     input_ids, attention_mask = pad_batch([random_ids(generator, 9), random_ids(generator, 3)])
     left_ids, left_mask = input_ids.flip(1), attention_mask.flip(1)  # row 1 left-padded too
@@ -333,7 +339,8 @@ def test_hidden_states_end_with_last_hidden_state(architecture):
         encoder = tiny_classifier(architecture, **variant).model
         for ids, mask in ((input_ids, attention_mask), (left_ids, left_mask)):
             outputs = encoder(ids, attention_mask=mask, output_hidden_states=True)
-            assert torch.equal(outputs.hidden_states[-1], outputs.last_hidden_state), variant
+            last = outputs.hidden_states[-1][:, 1:] if architecture == "transformer" else outputs.hidden_states[-1]
+            assert torch.equal(last, outputs.last_hidden_state), variant
 
 
 @pytest.mark.parametrize("base_class", [RecurrentModel, RecurrentPreTrainedModel, TransformerPreTrainedModel])
@@ -361,3 +368,144 @@ def test_a_training_step_never_waits_for_the_gpu(architecture):
             model(**left, labels=batch["labels"]).loss.backward()
         finally:
             torch.cuda.set_sync_debug_mode("default")
+
+
+def test_recurrent_models_export_and_compile_as_one_graph_right_for_any_padding(architecture):
+    """`torch.export` and `torch.compile(fullgraph=True)` record one graph for every later batch: it must hold
+    the reordering a left-padded batch needs, not the branch the example batch happened to take."""
+    model = tiny_classifier(architecture)
+    right_ids, right_mask = pad_batch([torch.arange(2, 9), torch.arange(2, 5)])  # right-padded, as traced
+    left_ids, left_mask = right_ids.clone(), right_mask.clone()
+    left_ids[1], left_mask[1] = right_ids[1].roll(4), right_mask[1].roll(4)  # the short row left-padded
+    with torch.no_grad():
+        expected = {side: model(ids, attention_mask=mask).logits for side, ids, mask in (("right", right_ids, right_mask), ("left", left_ids, left_mask))}
+        torch.testing.assert_close(expected["left"], expected["right"], atol=1e-5, rtol=0)
+        program = torch.export.export(model, (), {"input_ids": right_ids, "attention_mask": right_mask}, strict=False)
+        compiled = torch.compile(model, fullgraph=True, backend="eager")  # a graph break would raise
+        # Dynamo traces torch's recurrent modules only when asked to (they are "experimental" there).
+        with torch._dynamo.config.patch(allow_rnn=True):
+            for run in (program.module(), compiled):
+                for side, ids, mask in (("left", left_ids, left_mask), ("right", right_ids, right_mask)):
+                    torch.testing.assert_close(run(input_ids=ids, attention_mask=mask).logits, expected[side], atol=1e-5, rtol=0)
+
+
+def test_lora_on_the_recurrent_weights_trains():
+    """peft's LoRA on the recurrent matrices wraps each cell (`target_parameters`): the cell is then no torch
+    RNN module, and a training step must still run, train the adapters and leave the base weights alone."""
+    peft = pytest.importorskip("peft")
+    model = tiny_classifier("gru").train()
+    base_weights = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
+    targets = ["forward_cell.weight_hh_l0", "backward_cell.weight_hh_l0", "forward_cell.weight_ih_l0"]
+    lora = peft.get_peft_model(model, peft.LoraConfig(r=2, target_parameters=targets, modules_to_save=["classifier"]))
+    assert type(lora.base_model.model.model.layers[0].forward_cell).__name__ == "ParamWrapper"
+    input_ids, attention_mask = pad_batch([torch.arange(2, 9), torch.arange(2, 5)])
+    labels = torch.tensor([0, 1])
+    before = lora(input_ids=input_ids, attention_mask=attention_mask).logits.detach()
+    optimizer = torch.optim.SGD([p for p in lora.parameters() if p.requires_grad], lr=1.0)
+    lora(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss.backward()
+    adapter_grads = [p.grad for name, p in lora.named_parameters() if "lora_B" in name]
+    assert len(adapter_grads) == 3 * model.config.num_hidden_layers and all(g.abs().sum() > 0 for g in adapter_grads)
+    optimizer.step()
+    lora.eval()
+    with torch.no_grad():
+        # Only the adapters' change: the classifier (also trained) is the original one here.
+        lora.base_model.model.classifier.original_module.load_state_dict(lora.base_model.model.classifier.modules_to_save.default.state_dict())
+    after = lora(input_ids=input_ids, attention_mask=attention_mask).logits.detach()
+    assert not torch.allclose(after, before, atol=1e-4)
+    unchanged = {name: p for name, p in lora.base_model.model.named_parameters() if "lora_" not in name and "classifier" not in name}
+    assert unchanged and all(torch.equal(p, base_weights[name.replace(".base_layer", "")]) for name, p in unchanged.items())
+
+
+def test_gradient_checkpointing_gives_the_same_gradients(architecture):
+    """`gradient_checkpointing_enable()` (as `TrainingArguments(gradient_checkpointing=True)` calls it) recomputes
+    the layers in the backward pass: each layer must be checkpointed and the gradients must not change."""
+    model = tiny_classifier(architecture).train()
+    assert model.supports_gradient_checkpointing
+    input_ids, attention_mask = pad_batch([torch.arange(2, 9), torch.arange(2, 5)])
+    left = {"input_ids": input_ids.flip(1), "attention_mask": attention_mask.flip(1)}
+    batch = {"input_ids": torch.cat([input_ids, left["input_ids"]]), "attention_mask": torch.cat([attention_mask, left["attention_mask"]])}
+    gradients, calls = {}, []
+    # The layer's first sub-module runs once per step, and once more in the backward pass when checkpointed.
+    next(model.model.layers[0].children()).register_forward_hook(lambda *_: calls.append(checkpointing))
+    for checkpointing in (False, True):
+        if checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            assert all(layer.gradient_checkpointing for layer in model.model.layers)
+        model.zero_grad()
+        torch.manual_seed(0)  # the same dropout masks (the recomputation replays the layer's own)
+        model(**batch, labels=torch.tensor([0, 1, 0, 1])).loss.backward()
+        gradients[checkpointing] = {name: p.grad.clone() for name, p in model.named_parameters()}
+    assert calls == [False, True, True]
+    for name, expected in gradients[False].items():
+        torch.testing.assert_close(gradients[True][name], expected, atol=1e-6, rtol=1e-5, msg=name)
+
+
+def test_inputs_embeds_give_what_input_ids_give(architecture):
+    """As in BERT: the embedding rows instead of the ids (exactly one of the two); without a mask, every
+    position of `inputs_embeds` is real."""
+    model = tiny_classifier(architecture)
+    input_ids, attention_mask = pad_batch([torch.arange(2, 9), torch.arange(2, 5)])
+    embeds = model.get_input_embeddings()(input_ids)
+    with torch.no_grad():
+        expected = model(input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        got = model(inputs_embeds=embeds, attention_mask=attention_mask, output_hidden_states=True)
+        torch.testing.assert_close(got.logits, expected.logits, atol=1e-6, rtol=0)
+        for got_states, expected_states in zip(got.hidden_states, expected.hidden_states):
+            torch.testing.assert_close(got_states, expected_states, atol=1e-6, rtol=0)
+        unpadded = model(input_ids[:1]).logits  # row 0 has no padding
+        torch.testing.assert_close(model(inputs_embeds=embeds[:1]).logits, unpadded, atol=1e-6, rtol=0)
+        for encoder in (model, model.model):
+            with pytest.raises(ValueError, match="exactly one of input_ids or inputs_embeds"):
+                encoder(input_ids, inputs_embeds=embeds)
+            with pytest.raises(ValueError, match="exactly one of input_ids or inputs_embeds"):
+                encoder(attention_mask=attention_mask)
+
+
+@pytest.mark.parametrize("positions", ["learned", "alibi"])
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_transformer_returns_its_attention_weights(attention, positions):
+    """One (B, heads, 1+T, 1+T) tensor of probabilities per layer ([CLS] first), padding given none; asking
+    for them changes nothing else (SDPA computes none, so the eager kernel runs for that call)."""
+    model = tiny_classifier("transformer", attn_implementation=attention, position_embedding_type=positions)
+    input_ids, attention_mask = pad_batch([torch.arange(2, 9), torch.arange(2, 5)])
+    with torch.no_grad():
+        plain = model(input_ids, attention_mask=attention_mask)
+        outputs = model(input_ids, attention_mask=attention_mask, output_attentions=True)
+    assert plain.attentions is None
+    torch.testing.assert_close(outputs.logits, plain.logits, atol=1e-5, rtol=0)
+    heads, layers = model.config.num_attention_heads, model.config.num_hidden_layers
+    assert len(outputs.attentions) == layers
+    for weights in outputs.attentions:
+        assert weights.shape == (2, heads, 8, 8)
+        torch.testing.assert_close(weights.sum(-1), torch.ones(2, heads, 8))
+        assert torch.all(weights[1, :, :, 4:] == 0)  # row 1's padding (after [CLS] and 3 tokens) is never attended
+    if attention == "eager":  # transformers refuses the config default with another kernel
+        model.config.output_attentions = True
+        assert len(model(input_ids, attention_mask=attention_mask).attentions) == layers
+
+
+def test_recurrent_models_say_they_have_no_attentions(architecture):
+    if architecture == "transformer":
+        pytest.skip("the Transformer has attention weights")
+    model = tiny_classifier(architecture)
+    for encoder in (model, model.model):
+        with pytest.raises(ValueError, match="has no attention weights .* output_attentions must be False"):
+            encoder(torch.tensor([[2, 3, 4]]), output_attentions=True)
+
+
+def test_hidden_states_are_the_tensors_the_layers_read(architecture):
+    """`retain_grad()` on a returned hidden state gets the gradient of the loss (not a copy made after the
+    forward), for right- and left-padded rows alike. The recurrent models' last one is `last_hidden_state`,
+    zero over padding, which their heads do not read: poolings skip padding themselves and read the layer's
+    output before that masking (a multiply less in every training step)."""
+    model = tiny_classifier(architecture, pooling="mean").train()
+    input_ids, attention_mask = pad_batch([torch.arange(2, 9), torch.arange(2, 5)])
+    attention_mask[1] = attention_mask[1].flip(0)  # row 1 left-padded
+    input_ids = input_ids * attention_mask
+    outputs = model(input_ids, attention_mask=attention_mask, labels=torch.tensor([0, 1]), output_hidden_states=True)
+    for states in outputs.hidden_states:
+        states.retain_grad()
+    outputs.loss.backward()
+    read = outputs.hidden_states if architecture == "transformer" else outputs.hidden_states[:-1]
+    for layer, states in enumerate(read):
+        assert states.grad is not None and states.grad.abs().sum() > 0, f"layer {layer}"

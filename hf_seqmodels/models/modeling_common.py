@@ -96,6 +96,9 @@ class SeqModelsPreTrainedModel(PreTrainedModel):
 
     main_input_name = "input_ids"
     base_model_prefix = "model"
+    # Every layer is a `GradientCheckpointingLayer`: `gradient_checkpointing_enable()` recomputes each
+    # layer's activations in the backward pass instead of keeping them.
+    supports_gradient_checkpointing = True
     # Our forward takes no loss kwargs: without this, Trainer would pass `num_items_in_batch` and scale
     # the reported loss by the gradient-accumulation steps.
     accepts_loss_kwargs = False
@@ -147,16 +150,26 @@ class SeqModelsForSequenceClassification:
     @can_return_tuple
     def forward(
         self,
-        input_ids: torch.LongTensor,
+        input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        output_attentions: bool | None = None,
         **kwargs,
     ) -> SequenceClassifierOutput:
-        outputs = self.model(input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states)
+        outputs = self.model(
+            input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            output_hidden_states=output_hidden_states,
+            output_attentions=output_attentions,
+        )
         logits = self.classifier(self.dropout(outputs.pooler_output))  # (B, num_labels)
         loss = sequence_classification_loss(self.config, logits, labels) if labels is not None else None
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        return SequenceClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 class MaskedLMHead(nn.Module):
@@ -246,20 +259,28 @@ class SeqModelsForMaskedLM:
     @can_return_tuple
     def forward(
         self,
-        input_ids: torch.LongTensor,
+        input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        output_attentions: bool | None = None,
         target_logits_only: bool = False,  # no "label" in the name: Trainer takes those for label columns
         num_items_in_batch: torch.Tensor | int | None = None,
         **kwargs,
     ) -> MaskedLMOutput:
-        outputs = self.model(input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states)
+        outputs = self.model(
+            input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            output_hidden_states=output_hidden_states,
+            output_attentions=output_attentions,
+        )
         states = outputs.last_hidden_state  # (B, T, W)
         scored = self.lm_head.scored
         if labels is None:
             logits = self.whole_vocabulary(self.lm_head(states))  # (B, T, V)
-            return MaskedLMOutput(logits=logits, hidden_states=outputs.hidden_states)
+            return MaskedLMOutput(logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
         predict = (labels != -100) & (labels < scored)  # (B, T)
         if target_logits_only:
             # Selecting by a mask reads the count N back from the device: the one synchronization of a step.
@@ -274,7 +295,9 @@ class SeqModelsForMaskedLM:
             num_items_in_batch = predict.sum()  # the mean over this batch's scored positions
         # A sum over nothing divided by 1 is 0 (not NaN) when nothing is masked.
         loss = loss / torch.as_tensor(num_items_in_batch, device=loss.device).clamp(min=1)
-        return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        return MaskedLMOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
     def whole_vocabulary(self, logits: torch.Tensor) -> torch.Tensor:
         """(..., M) scores of the first M words -> (..., vocab_size), the words not scored at the dtype's lowest

@@ -16,9 +16,12 @@ Instead each sequence is reversed within its own length (one gather), read by a 
 module, and reversed back: exact, and every direction still runs as one fused cuDNN / oneDNN call.
 """
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 from transformers import initialization as init
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.utils import can_return_tuple
 
@@ -34,22 +37,69 @@ from .modeling_common import (
 TORCH_CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
-def reverse_within_length(states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Reverse each row's first `lengths[b]` steps and leave its padding in place; its own inverse.
+def is_tracing() -> bool:
+    """Whether this forward is being recorded as a graph (`torch.compile`, `torch.export`, the TorchScript
+    tracer, either ONNX exporter) rather than run."""
+    return torch.compiler.is_compiling() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
 
-    states: (B, T, C), lengths: (B,) -> (B, T, C)
+
+class ReadingOrder(NamedTuple):
+    """Where each direction reads its steps from, as row indices into the flattened (B*T, C) states.
+
+    A recurrence must read each row's real tokens first: the forward direction in order, the backward one
+    reversed; the padding comes after them, where no real token's state can depend on it. `forward` is
+    None when every row is right-padded already (read as it is). Each `*_restore` puts the states read in
+    that order back at their own columns, so every layer takes and gives states aligned with the input.
+    """
+
+    forward: torch.Tensor | None
+    forward_restore: torch.Tensor | None
+    backward: torch.Tensor
+    backward_restore: torch.Tensor
+
+    @classmethod
+    def of(cls, mask: torch.Tensor, right_padded: bool) -> "ReadingOrder":
+        """mask: (B, T) bool. `right_padded` promises that each row's real tokens come first."""
+        batch, length = mask.shape
+        positions = torch.arange(length, device=mask.device).unsqueeze(0)  # (1, T)
+        lengths = mask.sum(dim=1, keepdim=True)  # (B, 1)
+        # Reversing the first `lengths[b]` steps of the real-tokens-first order, padding left in place:
+        # its own inverse.
+        reversed_positions = lengths - 1 - positions
+        reverse = torch.where(reversed_positions >= 0, reversed_positions, positions).expand(batch, length)
+        if right_padded:
+            order = restore = None
+            backward = backward_restore = reverse
+        else:
+            # Real tokens first, each group in column order: the keys are distinct, so no stable sort is needed.
+            order = torch.where(mask, positions, positions + length).argsort(dim=1)  # (B, T): columns read
+            restore = order.argsort(dim=1)
+            backward, backward_restore = order.gather(1, reverse), reverse.gather(1, restore)
+        row_starts = length * torch.arange(batch, device=mask.device).unsqueeze(1)  # (B, 1)
+        flat = [None if index is None else (index + row_starts).view(-1) for index in (order, restore, backward, backward_restore)]
+        return cls(*flat)
+
+
+def read_rows(states: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """states (B, T, C), index (B*T,) into the flattened rows -> (B, T, C).
+
+    Whole rows of the flattened states move, rather than one element at a time as with `gather`: forward +
+    backward take 3 ms instead of 7 at 64 x 233 x 128 on CPU (1-2% of a step).
     """
     batch, length, channels = states.shape
-    positions = torch.arange(length, device=states.device).unsqueeze(0)  # (1, T)
-    reversed_positions = lengths.unsqueeze(1) - 1 - positions  # (B, T)
-    index = torch.where(reversed_positions >= 0, reversed_positions, positions)
-    # Whole rows of the flattened (B*T, C) states move, rather than one element at a time as with
-    # `gather`: forward + backward take 3 ms instead of 7 at 64 x 233 x 128 on CPU (1-2% of a step).
-    index = (index + length * torch.arange(batch, device=states.device).unsqueeze(1)).view(-1)
     return states.reshape(batch * length, channels).index_select(0, index).view(batch, length, channels)
 
 
-class RecurrentLayer(nn.Module):
+def flatten_cell_parameters(cell: nn.Module) -> None:
+    """Keeps cuDNN's weights in one block after DDP replication (a no-op on CPU). A cell wrapped by another
+    library (peft's LoRA on the recurrent weights puts a `ParamWrapper` in its place) has no such method and
+    its weights are not torch's flat block any more, so there is nothing to flatten."""
+    flatten = getattr(cell, "flatten_parameters", None)
+    if isinstance(cell, nn.RNNBase) and flatten is not None:
+        flatten()
+
+
+class RecurrentLayer(GradientCheckpointingLayer):
     """One recurrent layer; with `bidirectional`, two independent forward-running modules."""
 
     def __init__(self, config: RecurrentConfig, input_size: int):
@@ -61,15 +111,18 @@ class RecurrentLayer(nn.Module):
             make_cell(input_size, config.hidden_size, batch_first=True, **cell_kwargs) if config.bidirectional else None
         )
 
-    def forward(self, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        # (B, T, C) -> (B, T, D*H). Keeps cuDNN's weights in one block after DDP replication (no-op on CPU).
-        self.forward_cell.flatten_parameters()
-        outputs = self.forward_cell(inputs)[0]
+    def forward(self, inputs: torch.Tensor, reading: ReadingOrder) -> torch.Tensor:
+        # (B, T, C) -> (B, T, D*H), both aligned with the input's columns.
+        flatten_cell_parameters(self.forward_cell)
+        if reading.forward is None:
+            outputs = self.forward_cell(inputs)[0]
+        else:
+            outputs = read_rows(self.forward_cell(read_rows(inputs, reading.forward))[0], reading.forward_restore)
         if self.backward_cell is None:
             return outputs
-        self.backward_cell.flatten_parameters()
-        backward = self.backward_cell(reverse_within_length(inputs, lengths))[0]
-        return torch.cat([outputs, reverse_within_length(backward, lengths)], dim=-1)
+        flatten_cell_parameters(self.backward_cell)
+        backward = self.backward_cell(read_rows(inputs, reading.backward))[0]
+        return torch.cat([outputs, read_rows(backward, reading.backward_restore)], dim=-1)
 
 
 class RecurrentPreTrainedModel(SeqModelsPreTrainedModel):
@@ -131,71 +184,91 @@ class RecurrentModel(RecurrentPreTrainedModel):
     @can_return_tuple
     def forward(
         self,
-        input_ids: torch.LongTensor,
+        input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
         output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPooling:
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
         output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        check_token_ids(input_ids, self.config.vocab_size)
+        if output_attentions if output_attentions is not None else self.config.output_attentions:
+            raise ValueError(
+                f"{type(self).__name__} has no attention weights to return (a recurrent model has no attention): "
+                f"output_attentions must be False; output_hidden_states=True gives every layer's states."
+            )
+        if input_ids is not None:
+            check_token_ids(input_ids, self.config.vocab_size)
+        batch, width = input_ids.shape if input_ids is not None else inputs_embeds.shape[:2]
         if attention_mask is None:
-            attention_mask = input_ids != self.config.pad_token_id if self.config.pad_token_id is not None else torch.ones_like(input_ids)
+            # Without ids there is no padding token to find: every position is real, as in BERT.
+            pad_token_id = self.config.pad_token_id
+            attention_mask = input_ids != pad_token_id if input_ids is not None and pad_token_id is not None else None
+        if attention_mask is None:
+            attention_mask = torch.ones(batch, width, dtype=torch.bool, device=(input_ids if input_ids is not None else inputs_embeds).device)
         mask = attention_mask.bool()
-        width = input_ids.shape[1]
         if width == 0:
             # An empty text (a pipeline sends shape (B, 0)) becomes one padding step: its prediction then
             # comes from the bias alone, as for any all-padding row. The token states are cut back to width 0.
-            input_ids = input_ids.new_full((input_ids.shape[0], 1), self.config.pad_token_id or 0)
-            mask = mask.new_zeros(input_ids.shape)
+            if input_ids is not None:
+                input_ids = input_ids.new_full((batch, 1), self.config.pad_token_id or 0)
+            else:
+                inputs_embeds = inputs_embeds.new_zeros(batch, 1, inputs_embeds.shape[-1])
+            mask = mask.new_zeros(batch, 1)
 
-        # The recurrence needs each row's real tokens first. A left-padded batch (some tokenizers pad
-        # on the left) is rearranged so, keeping token order, and the states are put back at the end.
-        # Whether a batch needs it is asked on CPU only: on an accelerator the answer would have to be read
-        # back, making every forward wait for the device, so there every batch goes through the (cheap) sort.
+        # The recurrence needs each row's real tokens first; a left-padded batch (some tokenizers pad on
+        # the left) is read in that order and its states put back at their columns (see `ReadingOrder`).
+        # Whether a batch is right-padded already is asked on CPU only: on an accelerator the answer would
+        # have to be read back, making every forward wait for the device. A recorded graph (ONNX, torch.export,
+        # torch.compile) keeps one branch of this `if` for every later batch, so it always takes the
+        # reordering, which is right for any padding: it costs two (B, T, C) gathers per layer, and only there.
         lengths = mask.sum(dim=1)  # (B,)
         positions = torch.arange(mask.shape[1], device=mask.device).unsqueeze(0)
-        order = None
-        if mask.device.type != "cpu" or not torch.equal(mask, positions < lengths.unsqueeze(1)):
-            order = torch.sort((~mask).to(torch.uint8), dim=1, stable=True).indices
-            input_ids, mask = input_ids.gather(1, order), mask.gather(1, order)
+        right_padded = mask.device.type == "cpu" and not is_tracing() and torch.equal(mask, positions < lengths.unsqueeze(1))
+        reading = ReadingOrder.of(mask, right_padded)
 
-        states = self.embedding_dropout(self.embeddings(input_ids))  # (B, T, E)
+        states = self.embeddings(input_ids) if inputs_embeds is None else inputs_embeds
+        states = self.embedding_dropout(states)  # (B, T, E)
+        # Each entry is the very tensor the next layer reads (so `retain_grad()` on it gets a gradient).
         all_states = [states]
         for index, layer in enumerate(self.layers):
             if index > 0:
                 states = self.hidden_dropout(states)
-            states = layer(states, lengths)  # (B, T, D*H)
+            states = layer(states, reading)  # (B, T, D*H)
             all_states.append(states)
         masked = states.masked_fill(~mask.unsqueeze(-1), 0.0)  # the steps run over padding are not outputs
         # Max and mean pooling skip padding themselves, so they read the unmasked states: masking inside
         # the training graph (a (B, T, D*H) multiply and its backward) cost 1-2% of a CPU training step.
         # "last" reads position 0 of an all-padding row, which must be zero, so it reads the masked ones.
-        pooled = self.pool(masked if self.config.pooling == "last" else states, mask, lengths)  # (B, P)
-        states = all_states[-1] = masked  # hidden_states ends with last_hidden_state, as in transformers
-
-        if order is not None:
-            restore = order.argsort(dim=1).unsqueeze(-1)
-            states = states.gather(1, restore.expand_as(states))
-            if output_hidden_states:
-                all_states = [s.gather(1, restore.expand_as(s)) for s in all_states]
-        states, all_states = states[:, :width], [s[:, :width] for s in all_states]
+        pooled = self.pool(masked if self.config.pooling == "last" else states, mask, lengths, reading)  # (B, P)
+        all_states[-1] = masked  # hidden_states ends with last_hidden_state, as in transformers
+        if width == 0:
+            masked, all_states = masked[:, :0], [s[:, :0] for s in all_states]
         return BaseModelOutputWithPooling(
-            last_hidden_state=states,
+            last_hidden_state=masked,
             pooler_output=pooled,
             hidden_states=tuple(all_states) if output_hidden_states else None,
         )
 
-    def pool(self, states: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def pool(self, states: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor, reading: ReadingOrder) -> torch.Tensor:
         if self.config.pooling != "last":
             return pool_over_tokens(states, mask, self.config.pooling)
         # "last": the forward direction's state at the last real token; the backward direction has read
-        # the whole sequence at position 0.
-        hidden = self.config.hidden_size
-        last_index = (lengths - 1).clamp(min=0).view(-1, 1, 1).expand(-1, 1, states.shape[-1])
-        last = states.gather(1, last_index).squeeze(1)  # (B, D*H); zero for an all-padding row
+        # the whole sequence at the first real token.
+        batch, length, channels = states.shape
+        last_step = (lengths - 1).clamp(min=0)  # zero-based; an all-padding row reads a (masked, zero) state
+        first_step = torch.zeros_like(last_step)
+        if reading.forward is not None:  # the columns those steps were read from
+            columns = reading.forward.view(batch, length) - length * torch.arange(batch, device=states.device).unsqueeze(1)
+            last_step, first_step = columns.gather(1, last_step.unsqueeze(1)).squeeze(1), columns[:, 0]
+        rows = torch.arange(batch, device=states.device)
+        last = states[rows, last_step]  # (B, D*H)
         if not self.config.bidirectional:
             return last
-        return torch.cat([last[:, :hidden], states[:, 0, hidden:]], dim=-1)
+        hidden = self.config.hidden_size
+        return torch.cat([last[:, :hidden], states[rows, first_step, hidden:]], dim=-1)
 
 
 # The masked-LM head scores the vocabulary with the input embedding matrix.

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from transformers import initialization as init
 from transformers.activations import ACT2FN
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.utils import can_return_tuple
@@ -81,19 +82,24 @@ class TransformerEmbeddings(nn.Module):
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.embedding_dropout)
 
-    def forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
-        # (B, T), (B, 1+T) -> (B, 1+T, H)
-        if input_ids.shape[1] > self.config.max_position_embeddings:
+    def forward(
+        self, input_ids: torch.Tensor | None, position_ids: torch.Tensor, inputs_embeds: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        # (B, T) ids or (B, T, H) rows of the token embedding, (B, 1+T) -> (B, 1+T, H)
+        width = position_ids.shape[1] - 1
+        if width > self.config.max_position_embeddings:
             raise ValueError(
-                f"Input of {input_ids.shape[1]} tokens is longer than max_position_embeddings="
+                f"Input of {width} tokens is longer than max_position_embeddings="
                 f"{self.config.max_position_embeddings}; truncate it in the tokenizer (truncation=True)."
             )
-        check_token_ids(input_ids, self.config.vocab_size)
+        if inputs_embeds is None:
+            check_token_ids(input_ids, self.config.vocab_size)
+            inputs_embeds = self.token_embeddings(input_ids)
         # As in Vaswani et al., token embeddings are scaled by sqrt(hidden_size), so that the words, not
         # the positions, dominate the sum: the sinusoidal table has unit-scale entries (unscaled, a model
         # that stays at chance for two epochs), and learned positions start at the tokens' own scale
         # (unscaled, 20 Newsgroups seed protocol: validation 0.36 after one epoch instead of 0.59).
-        tokens = self.token_embeddings(input_ids) * self.config.hidden_size**0.5
+        tokens = inputs_embeds * self.config.hidden_size**0.5
         tokens = torch.cat([self.cls_embedding.expand(tokens.shape[0], -1, -1), tokens], dim=1)
         if self.config.position_embedding_type == "learned":
             tokens = tokens + self.position_embeddings(position_ids)
@@ -129,16 +135,21 @@ class TransformerAttention(nn.Module):
         self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
         self.output = nn.Linear(config.hidden_size, config.hidden_size)
 
-    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor, output_attentions: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        # -> the attention's output (B, T, H), and its weights (B, heads, T, T) when asked for (else None)
         batch, length, _ = hidden_states.shape
         qkv = self.qkv(hidden_states).view(batch, length, 3, self.num_heads, self.head_dim)
         # Unbinding dim 2 (rather than permuting q/k/v to the front) lets the backward stack the three
         # gradients straight into the (B, T, 3, heads, d) layout of `qkv`: one copy instead of two (1-2%).
         query, key, value = (x.transpose(1, 2) for x in qkv.unbind(2))  # each (B, heads, T, d)
-        attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
-            self.config._attn_implementation, eager_attention_forward
-        )
-        output, _ = attention_interface(
+        # Only the eager kernel computes the weights as a tensor of their own; SDPA and the others do not
+        # return them, so a call asking for them runs the eager one (the model then builds an additive mask).
+        attention_interface: Callable = eager_attention_forward
+        if not output_attentions:
+            attention_interface = ALL_ATTENTION_FUNCTIONS.get_interface(self.config._attn_implementation, eager_attention_forward)
+        output, weights = attention_interface(
             self,
             query,
             key,
@@ -147,10 +158,10 @@ class TransformerAttention(nn.Module):
             dropout=self.config.attention_dropout if self.training else 0.0,
             scaling=self.scaling,
         )
-        return self.output(output.reshape(batch, length, -1))
+        return self.output(output.reshape(batch, length, -1)), weights if output_attentions else None
 
 
-class TransformerLayer(nn.Module):
+class TransformerLayer(GradientCheckpointingLayer):
     """Pre-norm: normalising each sub-layer's input keeps training stable without learning-rate warm-up tricks."""
 
     def __init__(self, config: TransformerConfig):
@@ -165,9 +176,12 @@ class TransformerLayer(nn.Module):
         )
         self.dropout = nn.Dropout(config.hidden_dropout)
 
-    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden_states = hidden_states + self.dropout(self.attention(self.attention_norm(hidden_states), attention_mask))
-        return hidden_states + self.dropout(self.feed_forward(self.feed_forward_norm(hidden_states)))
+    def forward(
+        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor, output_attentions: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        attended, weights = self.attention(self.attention_norm(hidden_states), attention_mask, output_attentions)
+        hidden_states = hidden_states + self.dropout(attended)
+        return hidden_states + self.dropout(self.feed_forward(self.feed_forward_norm(hidden_states))), weights
 
 
 class TransformerPreTrainedModel(SeqModelsPreTrainedModel):
@@ -197,7 +211,8 @@ class TransformerPreTrainedModel(SeqModelsPreTrainedModel):
 
 class TransformerModel(TransformerPreTrainedModel):
     """Encoder: embeddings, pre-norm layers, final norm, pooling. Returns `BaseModelOutputWithPooling`
-    whose `last_hidden_state` is aligned with `input_ids` (the [CLS] position is left out)."""
+    whose `last_hidden_state` is aligned with `input_ids` (the [CLS] position is left out); `hidden_states`
+    and `attentions` cover the 1 + T positions the layers read, [CLS] first."""
 
     def __init__(self, config: TransformerConfig):
         super().__init__(config)
@@ -215,41 +230,54 @@ class TransformerModel(TransformerPreTrainedModel):
     @can_return_tuple
     def forward(
         self,
-        input_ids: torch.LongTensor,
+        input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
         output_hidden_states: bool | None = None,
+        output_attentions: bool | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPooling:
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
         output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        batch, width = input_ids.shape if input_ids is not None else inputs_embeds.shape[:2]
         if attention_mask is None:
-            attention_mask = input_ids != self.config.pad_token_id if self.config.pad_token_id is not None else torch.ones_like(input_ids)
+            if input_ids is not None and self.config.pad_token_id is not None:
+                attention_mask = input_ids != self.config.pad_token_id
+            else:  # without ids there is no padding token to find: every position is real, as in BERT
+                attention_mask = torch.ones(batch, width, dtype=torch.bool, device=(input_ids if input_ids is not None else inputs_embeds).device)
         mask = attention_mask.bool()  # (B, T)
         # Counting real tokens (not columns) makes positions right for left-padded batches too.
         position_ids = torch.cat([mask.new_zeros(mask.shape[0], 1, dtype=torch.long), mask.long().cumsum(dim=1)], dim=1)
-        states = self.embeddings(input_ids, position_ids)  # (B, 1+T, H)
+        states = self.embeddings(input_ids, position_ids, inputs_embeds)  # (B, 1+T, H)
 
         # A (B, 1, 1, 1+T) key mask broadcast over queries, rather than a materialised (B, 1, T, T) one.
         key_mask = torch.cat([mask.new_ones(mask.shape[0], 1), mask], dim=1)[:, None, None, :]
         bias = None
         if self.config.position_embedding_type == "alibi":
             bias = alibi_bias(position_ids, self.config.num_attention_heads).to(states.dtype)
-        elif self.config._attn_implementation == "eager":
+        elif self.config._attn_implementation == "eager" or output_attentions:  # the eager kernel adds its mask
             bias = torch.zeros(key_mask.shape, dtype=states.dtype, device=states.device)
         if bias is not None:  # an additive float mask
             key_mask = bias.masked_fill(~key_mask, torch.finfo(states.dtype).min)
 
-        all_states = [states[:, 1:]]
+        # hidden_states are the very tensors the layers read, [CLS] included at position 0 (as in ViT), so that
+        # `retain_grad()` on them gets a gradient; `last_hidden_state` is the last of them without [CLS].
+        all_states, all_attentions = [states], []
         for layer in self.layers:
-            states = layer(states, key_mask)
-            all_states.append(states[:, 1:])
-        states = self.final_norm(states)
-        tokens = all_states[-1] = states[:, 1:]  # (B, T, H); hidden_states ends with last_hidden_state
+            states, attentions = layer(states, key_mask, output_attentions)
+            all_states.append(states)
+            all_attentions.append(attentions)
+        states = all_states[-1] = self.final_norm(states)  # (B, 1+T, H); hidden_states end with the output
+        tokens = states[:, 1:]  # (B, T, H)
 
         pooled = states[:, 0] if self.config.pooling == "cls" else pool_over_tokens(tokens, mask, self.config.pooling)
         return BaseModelOutputWithPooling(
             last_hidden_state=tokens,
             pooler_output=pooled,
             hidden_states=tuple(all_states) if output_hidden_states else None,
+            attentions=tuple(all_attentions) if output_attentions else None,
         )
 
 
