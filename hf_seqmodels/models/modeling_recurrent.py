@@ -14,6 +14,8 @@ direction never sees what follows, so it is exact on a padded batch as it is. Th
 would read the padding first; `pack_padded_sequence` fixes that but makes a CPU step about 3x slower.
 Instead each sequence is reversed within its own length (one gather), read by a plain forward-running
 module, and reversed back: exact, and every direction still runs as one fused cuDNN / oneDNN call.
+A left-padded row is read the same way, its real tokens first (`ReadingOrder`); each layer gives its
+states back at the input's columns, so `hidden_states` are the tensors the layers read.
 """
 
 from typing import NamedTuple
