@@ -461,7 +461,7 @@ def test_same_seed_same_metrics(uninterrupted, tmp_path):
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_same_metrics(uninterrupted, newsgroups_home, tmp_path):
     # SIGKILL (no clean-up possible) once the second checkpoint is complete; the run has 45 steps.
-    env = os.environ | {"SCIKIT_LEARN_DATA": str(newsgroups_home), "PYTHONPATH": str(REPO_ROOT)}
+    env = os.environ | {"SCIKIT_LEARN_DATA": str(newsgroups_home), "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     process = subprocess.Popen(
         [sys.executable, "scripts/train.py", *RUN, "--output_dir", str(tmp_path)],
         cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,

@@ -90,7 +90,7 @@ def quiet_training_args(output_dir, **overrides):
 
 
 def subprocess_env(newsgroups_home):
-    return os.environ | {"SCIKIT_LEARN_DATA": str(newsgroups_home), "PYTHONPATH": str(REPO_ROOT)}
+    return os.environ | {"SCIKIT_LEARN_DATA": str(newsgroups_home), "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
 
 
 # --------------------------------------------------------------------------- smoke run of the command
