@@ -18,14 +18,12 @@ Splits that the source does not provide are carved from the training split, stra
 and seeded, so that every run and every model sees the same examples.
 """
 
-from math import ceil
 from pathlib import Path
 
 import datasets
-import numpy as np
-from datasets.utils.stratify import stratified_shuffle_split_generate_indices
 from sklearn.datasets import fetch_20newsgroups
 
+from .options import check_choices, check_fraction
 from .utils import first_line
 from .validation import check_label_column, check_text_column, check_utf8
 
@@ -80,18 +78,13 @@ def load_newsgroups(
         data_home: scikit-learn data folder; defaults to ``SCIKIT_LEARN_DATA`` or
             ``~/scikit_learn_data``.
     """
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol={protocol!r} is not one of {PROTOCOLS}")
+    check_choices("protocol", [protocol], PROTOCOLS)
     remove = (remove,) if isinstance(remove, str) else tuple(remove)
-    for entry in remove:
-        if entry not in REMOVABLE:
-            raise ValueError(f"remove entry {entry!r} is not one of {REMOVABLE}")
+    check_choices("remove", remove, REMOVABLE)
     if categories is not None:
         categories = [categories] if isinstance(categories, str) else list(categories)
-        for category in categories:
-            if category not in NEWSGROUPS:
-                raise ValueError(f"categories entry {category!r} is not one of {NEWSGROUPS}")
-    _check_fraction("validation_size", validation_size)
+        check_choices("categories", categories, NEWSGROUPS)
+    check_fraction("validation_size", validation_size)
 
     def fetch(subset):
         # shuffle=False: the order comes from our seeded split alone, not from a second seed.
@@ -142,9 +135,8 @@ def load_text_dataset(
     A missing validation or test split is carved from train (``validation_size`` and
     ``test_size`` are fractions of the training data as loaded), stratified and seeded.
     """
-    _check_fraction("validation_size", validation_size)
-    if test_size is not None:  # None: no test split unless a file or the data set has one (pretraining)
-        _check_fraction("test_size", test_size)
+    check_fraction("validation_size", validation_size)
+    check_fraction("test_size", test_size)  # None: no test split unless a file or the data set has one (pretraining)
     if dataset_name is not None:
         raw = datasets.load_dataset(dataset_name, dataset_config_name)
         if "train" not in raw:
@@ -247,37 +239,7 @@ def _to_class_label(splits, label_column, sources):
 
 
 def stratified_split(dataset, seed, *, test_size=None, train_size=None):
-    """Split into (kept, carved off) in the class proportions: ``(train, test)`` of
-    ``dataset.train_test_split(test_size=..., train_size=..., stratify_by_column="label", seed=seed)``,
-    index for index; a size is a fraction or a count.
-
-    Written out for speed alone: datasets reads the label column there through ``np.asarray`` over a lazy
-    column, row by row (about 3 s per 10,000 posts, on every load of the data). Here the column is read in
-    one slice, and datasets' own function draws the indices from the same generator.
-    """
-    n = len(dataset)
-    if test_size is None:
-        n_train, n_test = train_size, n - train_size
-    else:
-        n_test = ceil(test_size * n) if isinstance(test_size, float) else test_size
-        n_train = n - n_test if train_size is None else train_size
-    if not (isinstance(n_train, int) and isinstance(n_test, int) and 0 < n_train < n and 0 < n_test < n):
-        # Sizes out of range: datasets says what is wrong with them.
-        parts = dataset.train_test_split(test_size=test_size, train_size=train_size, stratify_by_column="label", seed=seed)
-        return parts["train"], parts["test"]
-    labels = dataset.with_format("arrow")[:]["label"].to_numpy()
-    try:
-        train, test = next(stratified_shuffle_split_generate_indices(labels, n_train, n_test, rng=np.random.default_rng(seed)))
-    except ValueError as error:
-        if str(error) == "Minimum class count error":  # datasets' own wording for it
-            raise ValueError(
-                "The least populated class in label column has only 1 member, which is too few. "
-                "The minimum number of groups for any class cannot be less than 2."
-            ) from None
-        raise
-    return dataset.select(train), dataset.select(test)
-
-
-def _check_fraction(name, value):
-    if not 0 < value < 1:
-        raise ValueError(f"{name}={value!r} must be a fraction strictly between 0 and 1")
+    """Split into (kept, carved off) in the class proportions: ``(train, test)`` of datasets'
+    ``train_test_split(stratify_by_column="label", seed=seed)``; a size is a fraction or a count."""
+    parts = dataset.train_test_split(test_size=test_size, train_size=train_size, stratify_by_column="label", seed=seed)
+    return parts["train"], parts["test"]

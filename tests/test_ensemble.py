@@ -10,8 +10,8 @@ import pytest
 
 from helpers import assert_one_error_line, pipeline_probabilities, save_tiny_folder
 from hf_seqmodels import cli
-from hf_seqmodels.ensemble import predict_ensemble
-from hf_seqmodels.inference import predict
+from hf_seqmodels.serving.ensemble import predict_ensemble
+from hf_seqmodels.serving.prediction import predict
 
 LABELS = ["space", "autos"]
 TEXTS = ["the probe reached orbit", "my car engine overheats", "orbit of the moon and brakes", ""]

@@ -22,7 +22,7 @@ import hf_seqmodels
 from helpers import TEXTS, TINY_SIZES, assert_refused, save_tiny_folder, tiny_model
 from hf_seqmodels import cli
 from hf_seqmodels.compare import CompareArguments
-from hf_seqmodels.compare import pretraining as compare_pretraining
+from hf_seqmodels.compare import pretrained_folders as compare_pretraining
 from hf_seqmodels.compare.arguments import config_path
 from hf_seqmodels.training import pretraining as pretraining_job
 from hf_seqmodels.training.pretraining import (

@@ -27,11 +27,11 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipe
 import hf_seqmodels
 from helpers import ARCHITECTURES, REPO_ROOT, assert_refused, save_tiny_folder
 from hf_seqmodels import cli, train_tokenizer
-from hf_seqmodels.inference import load_classifier, predict
+from hf_seqmodels.errors import UsageError
+from hf_seqmodels.serving.prediction import load_classifier, predict
 from hf_seqmodels.training import (
     ModelArguments,
     SeqModelsTrainingArguments,
-    UsageError,
     checkpoint_problem,
     read_saved_predictions,
     resolve_checkpoint,
@@ -102,7 +102,7 @@ def test_ten_megabyte_document_is_truncated_to_the_models_length(folders, monkey
         model.register_forward_pre_hook(lambda module, args, kwargs: seen.append(kwargs["input_ids"].shape), with_kwargs=True)
         return tokenizer, model
 
-    monkeypatch.setattr(hf_seqmodels.inference, "load_classifier", load_and_watch)
+    monkeypatch.setattr(hf_seqmodels.serving.prediction, "load_classifier", load_and_watch)
     [answer] = predict(str(folders["gru"]), [document])
     # The model reads the tokenizer's model_max_length (64) tokens, not 2 million, and answers as for
     # the document's first 64 words (one token each).

@@ -7,12 +7,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import machine, training
+from ..errors import UsageError
 from . import ensembles
 from .arguments import CompareArguments, parse_args, training_argv
 from .baselines import BASELINES, baseline_descriptions, run_baseline
 from .report import render_report, write_plots
 from ..training.pretraining import PRETRAINING_SUMMARY
-from .pretraining import check_pretraining_options, ensure_pretrained, pretrained_folder
+from .pretrained_folders import check_pretraining_options, ensure_pretrained, pretrained_folder
 from .runs import RUN_RECORD, launch_training, model_row, plan_model, remove_checkpoints
 
 
@@ -20,7 +21,7 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
     """Train the chosen architectures and the baselines on one split; write report.md, results.json, plots."""
     started = time.perf_counter()
     if any(option.split("=")[0] == "--resume_from_checkpoint" for option in extra):
-        raise training.UsageError(
+        raise UsageError(
             "--resume_from_checkpoint names one model's checkpoint; to continue an interrupted comparison, "
             "run it again with the same options and --resume"
         )

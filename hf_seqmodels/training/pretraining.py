@@ -12,25 +12,18 @@ import json
 import logging
 import math
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
 from transformers import DataCollatorForLanguageModeling, set_seed
 
-from .arguments import (
-    DataArguments,
-    ModelArguments,
-    SeqModelsTrainingArguments,
-    _keep,
-    find_config_file,
-    parse_arguments,
-)
+from ..errors import UsageError
+from ..options import check_fraction
+from .arguments import DataArguments, ModelArguments, SeqModelsTrainingArguments, _keep, parse_command_line
 from .building import apply_word_vectors, build_model, build_tokenizer, load_splits, shared, tokenize_splits
 from .card import build_pretraining_card
 from .checkpoints import checkpoint_step, resolve_checkpoint
-from .errors import UsageError
 from .jobs import fit, publish
 from .outputs import epoch_history
 from .trainer import build_trainer
@@ -58,8 +51,7 @@ class MaskedLMArguments:
     )
 
     def __post_init__(self):
-        if not 0 < self.mlm_probability < 1:
-            raise UsageError(f"--mlm_probability must be a fraction strictly between 0 and 1, got {self.mlm_probability}")
+        check_fraction("--mlm_probability", self.mlm_probability)
 
 
 @dataclass
@@ -85,12 +77,9 @@ PRETRAINING_ARGUMENT_CLASSES = (ModelArguments, DataArguments, MaskedLMArguments
 
 def parse_pretraining_args(argv: list[str] | None = None, prog: str | None = None):
     """Command line -> (ModelArguments, DataArguments, MaskedLMArguments, PretrainingArguments), read as
-    `train` reads its own: an optional leading CONFIG.json (a path, or one shipped, e.g. `gru-mlm.json`)
-    whose values the options after it override."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    config_file = find_config_file(argv.pop(0)) if argv and argv[0].endswith(".json") else None
-    usage = "%(prog)s [CONFIG.json] [--option value ...]  (options after CONFIG.json override its values)"
-    return parse_arguments(PRETRAINING_ARGUMENT_CLASSES, argv, prog=prog, defaults_file=config_file, usage=usage)
+    `train` reads its own: an optional leading CONFIG.json (a path, or one shipped, e.g. `gru-mlm.json`), else
+    the recipe of `--architecture` (`gru-mlm` for `--architecture gru`), whose values the options override."""
+    return parse_command_line(PRETRAINING_ARGUMENT_CLASSES, argv, prog, masked_lm=True)
 
 
 def pretrain(
