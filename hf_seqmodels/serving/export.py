@@ -124,7 +124,7 @@ def check_export(model: nn.Module, path: Path) -> None:
     attention_mask = (torch.arange(width).unsqueeze(0) < lengths.unsqueeze(1)).long()
     attention_mask[-1] = attention_mask[-1].flip(0)  # and a left-padded row
     generator = torch.Generator().manual_seed(0)
-    input_ids = torch.randint(0, model.config.vocab_size, (3, width), generator=generator) * attention_mask
+    input_ids = torch.randint(0, model.config.vocab_size, (len(lengths), width), generator=generator) * attention_mask
     with torch.inference_mode():
         expected = model(input_ids=input_ids, attention_mask=attention_mask).logits.float().numpy()
     session = onnx_inference.load_session(path, threads=1)
