@@ -61,6 +61,25 @@ def build_parser(benchmark_options: bool = True) -> argparse.ArgumentParser:
         help="train the four architectures and the TF-IDF baselines side by side (compare --help lists all)",
     )
 
+    add_evaluate_command(commands)
+    add_predict_command(commands)
+    add_export_command(commands)
+
+    benchmark_help = "training and inference speed of the four models beside textbook PyTorch and BERT (--quick: 2 minutes)"
+    if benchmark_options:
+        from . import benchmark
+
+        benchmark_parser = commands.add_parser(
+            "benchmark", help=benchmark_help, description=benchmark.__doc__.split("\n\n")[0]
+        )
+        benchmark.add_arguments(benchmark_parser)
+        benchmark_parser.set_defaults(handler=lambda args, rest: benchmark.run_from_args(args))
+    else:
+        commands.add_parser("benchmark", add_help=False, help=benchmark_help)
+    return parser
+
+
+def add_evaluate_command(commands) -> None:
     evaluate = commands.add_parser(
         "evaluate",
         help="metrics, per-class report and confusion matrix of a saved model on one split",
@@ -80,6 +99,8 @@ def build_parser(benchmark_options: bool = True) -> argparse.ArgumentParser:
     evaluate.add_argument("--batch_size", type=int, default=128)
     evaluate.set_defaults(handler=run_evaluate)
 
+
+def add_predict_command(commands) -> None:
     predict_parser = commands.add_parser(
         "predict",
         help="label and score of each text, from arguments, --file (one text a line) or stdin",
@@ -99,6 +120,8 @@ def build_parser(benchmark_options: bool = True) -> argparse.ArgumentParser:
     )
     predict_parser.set_defaults(handler=run_predict)
 
+
+def add_export_command(commands) -> None:
     export_parser = commands.add_parser(
         "export",
         help="write MODEL_DIR as an ONNX model with its tokenizer: a folder that predicts with ONNX Runtime, without torch",
@@ -108,19 +131,6 @@ def build_parser(benchmark_options: bool = True) -> argparse.ArgumentParser:
     export_parser.add_argument("--quantize", choices=("int8",), help="ONNX Runtime's dynamic int8 quantization")
     export_parser.add_argument("--opset", type=int, help="ONNX opset, 14 to 20 (default 17)")
     export_parser.set_defaults(handler=run_export)
-
-    benchmark_help = "training and inference speed of the four models beside textbook PyTorch and BERT (--quick: 2 minutes)"
-    if benchmark_options:
-        from . import benchmark
-
-        benchmark_parser = commands.add_parser(
-            "benchmark", help=benchmark_help, description=benchmark.__doc__.split("\n\n")[0]
-        )
-        benchmark.add_arguments(benchmark_parser)
-        benchmark_parser.set_defaults(handler=lambda args, rest: benchmark.run_from_args(args))
-    else:
-        commands.add_parser("benchmark", add_help=False, help=benchmark_help)
-    return parser
 
 
 MODEL_DIRS_HELP = (

@@ -137,60 +137,71 @@ def load_text_dataset(
     """
     check_fraction("validation_size", validation_size)
     check_fraction("test_size", test_size)  # None: no test split unless a file or the data set has one (pretraining)
+    raw, sources = read_raw_splits(train_file, validation_file, test_file, dataset_name, dataset_config_name, label_column)
+    splits = {}
+    for split in ("train", "validation", "test"):
+        if split in raw:
+            splits[split] = select_text_and_label(raw[split], text_column, label_column, sources[split])
+    splits = datasets.DatasetDict(splits)
+    if label_column is not None:
+        splits = _to_class_label(splits, label_column, sources)
+    splits = carve_missing_splits(splits, validation_size, test_size, seed, stratified=label_column is not None)
+    return datasets.DatasetDict({split: splits[split] for split in ("train", "validation", "test") if split in splits})
+
+
+def read_raw_splits(train_file, validation_file, test_file, dataset_name, dataset_config_name, label_column):
+    """(the splits as `datasets` reads them, a name for each in errors): a Hub data set, or files whose
+    extension picks the packaged builder (plain text only for unlabelled text, `label_column=None`)."""
     if dataset_name is not None:
         raw = datasets.load_dataset(dataset_name, dataset_config_name)
         if "train" not in raw:
             raise ValueError(f"dataset_name={dataset_name!r} has no 'train' split; splits: {list(raw)}")
-        sources = {split: f"{dataset_name} ({split})" for split in raw}
-    elif train_file is not None:
-        files = {"train": train_file, "validation": validation_file, "test": test_file}
-        files = {split: str(path) for split, path in files.items() if path is not None}
-        suffixes = {Path(path).suffix.lower() for path in files.values()}
-        builders = FILE_BUILDERS if label_column is not None else TEXT_FILE_BUILDERS
-        if len(suffixes) != 1 or not suffixes <= builders.keys():
-            raise ValueError(f"data files {list(files.values())} must share one extension among {list(builders)}")
-        builder = builders[suffixes.pop()]
-        if builder != "parquet":  # a binary format; its strings are checked by pyarrow
-            for path in files.values():
-                check_utf8(path)
-        try:
-            raw = datasets.load_dataset(builder, data_files=files)
-        except datasets.exceptions.DatasetGenerationError as error:
-            # The message says only "An error occurred while generating the dataset"; the cause says what.
-            cause = error.__cause__ or error
-            raise ValueError(
-                f"data files {list(files.values())} could not be read as {builder}: "
-                f"{type(cause).__name__}: {first_line(cause)}"
-            ) from error
-        sources = {split: repr(path) for split, path in files.items()}
-    else:
+        return raw, {split: f"{dataset_name} ({split})" for split in raw}
+    if train_file is None:
         raise ValueError("give either train_file=<path> or dataset_name=<Hub data set>")
+    files = {"train": train_file, "validation": validation_file, "test": test_file}
+    files = {split: str(path) for split, path in files.items() if path is not None}
+    suffixes = {Path(path).suffix.lower() for path in files.values()}
+    builders = FILE_BUILDERS if label_column is not None else TEXT_FILE_BUILDERS
+    if len(suffixes) != 1 or not suffixes <= builders.keys():
+        raise ValueError(f"data files {list(files.values())} must share one extension among {list(builders)}")
+    builder = builders[suffixes.pop()]
+    if builder != "parquet":  # a binary format; its strings are checked by pyarrow
+        for path in files.values():
+            check_utf8(path)
+    try:
+        raw = datasets.load_dataset(builder, data_files=files)
+    except datasets.exceptions.DatasetGenerationError as error:
+        # The message says only "An error occurred while generating the dataset"; the cause says what.
+        cause = error.__cause__ or error
+        raise ValueError(
+            f"data files {list(files.values())} could not be read as {builder}: "
+            f"{type(cause).__name__}: {first_line(cause)}"
+        ) from error
+    return raw, {split: repr(path) for split, path in files.items()}
 
-    splits = {}
-    for split in ("train", "validation", "test"):
-        if split not in raw:
-            continue
-        # A plain-text file has one column, "text", whatever --text_column says.
-        text = "text" if builder_of(raw[split]) == "text" else text_column
-        columns = [text] if label_column is None else [text, label_column]
-        for column in columns:
-            if column not in raw[split].column_names:
-                raise ValueError(
-                    f"column {column!r} not found in {sources[split]}; columns: {raw[split].column_names}"
-                )
-        # Select first, rename second: an unused column may already be called "text" or "label".
-        dataset = raw[split].select_columns(columns)
-        # Row indices in errors are those of the file or split as given: checked before any carving.
-        dataset = check_text_column(dataset, text, sources[split])
-        if label_column is not None:
-            check_label_column(dataset, label_column, sources[split])
-        splits[split] = dataset.rename_columns({text: "text"} | ({label_column: "label"} if label_column else {}))
-    splits = datasets.DatasetDict(splits)
+
+def select_text_and_label(dataset: datasets.Dataset, text_column: str, label_column: str | None, source: str):
+    """The text (and label) column of one split, checked and renamed `text` (and `label`); the rest dropped."""
+    # A plain-text file has one column, "text", whatever --text_column says.
+    text = "text" if builder_of(dataset) == "text" else text_column
+    columns = [text] if label_column is None else [text, label_column]
+    for column in columns:
+        if column not in dataset.column_names:
+            raise ValueError(f"column {column!r} not found in {source}; columns: {dataset.column_names}")
+    # Select first, rename second: an unused column may already be called "text" or "label".
+    dataset = dataset.select_columns(columns)
+    # Row indices in errors are those of the file or split as given: checked before any carving.
+    dataset = check_text_column(dataset, text, source)
     if label_column is not None:
-        splits = _to_class_label(splits, label_column, sources)
+        check_label_column(dataset, label_column, source)
+    return dataset.rename_columns({text: "text"} | ({label_column: "label"} if label_column else {}))
 
-    # Carve the missing splits from train; both sizes are fractions of the training data as
-    # loaded, turned into counts once so that 0.1 / 0.1 really gives 10% / 10%.
+
+def carve_missing_splits(splits, validation_size, test_size, seed, stratified: bool) -> datasets.DatasetDict:
+    """Validation and test, where the source has none, carved from train (stratified by label, or at random
+    for unlabelled text). Both sizes are fractions of the training data as loaded, turned into counts once so
+    that 0.1 / 0.1 really gives 10% / 10%; a size of None carves nothing."""
     carved = {"test": test_size, "validation": validation_size}
     carved = {split: size for split, size in carved.items() if split not in splits and size is not None}
     if sum(carved.values()) >= 1:
@@ -198,12 +209,12 @@ def load_text_dataset(
     n_train = len(splits["train"])
     for split, size in carved.items():
         count = round(size * n_train)
-        if label_column is None:
+        if not stratified:
             parts = splits["train"].train_test_split(test_size=count, seed=seed)
             splits["train"], splits[split] = parts["train"], parts["test"]
         else:
             splits["train"], splits[split] = stratified_split(splits["train"], seed, test_size=count)
-    return datasets.DatasetDict({split: splits[split] for split in ("train", "validation", "test") if split in splits})
+    return splits
 
 
 def builder_of(dataset: datasets.Dataset) -> str | None:

@@ -107,12 +107,7 @@ def pretrain(
             f"--model_name_or_path {start_from!r}: its tokenizer has no mask token, which masked-LM pretraining "
             "needs; pretrain from scratch (--architecture) to get a tokenizer with [MASK]"
         )
-    if mlm_args.line_by_line:
-        tokenized = tokenize_splits(raw, tokenizer, training_args)
-    else:
-        block_size = model_args.max_length or tokenizer.model_max_length
-        with training_args.main_process_first(desc="tokenization"):
-            tokenized = group_into_blocks(raw, tokenizer, block_size)
+    tokenized = tokenize_text(raw, tokenizer, model_args, mlm_args, training_args)
 
     # Model
     model = build_model(model_args, tokenizer, None, start_from)
@@ -145,11 +140,8 @@ def pretrain(
         "train_samples_per_second": train_metrics["train_samples_per_second"],
         "train_texts": len(raw["train"]),
         "train_examples": len(tokenized["train"]),
-        "text_layout": "line_by_line" if mlm_args.line_by_line else "blocks",
-        "max_length": model_args.max_length or tokenizer.model_max_length,
+        **masked_lm_settings(model_args, mlm_args, tokenizer, model),
         "validation": {"loss": eval_metrics["eval_loss"], "perplexity": _perplexity(eval_metrics["eval_loss"])},
-        "mlm_probability": mlm_args.mlm_probability,
-        "mlm_vocab_size": model.config.mlm_vocab_size,
         "embeddings": embeddings,
         "history": history,
     }
@@ -158,6 +150,26 @@ def pretrain(
     trainer.model_card = build_pretraining_card(summary, model, tokenizer, raw, model_args, data_args, training_args)
     publish(trainer, commit_message=f"{summary['architecture']} pretrained on {data_args.source}")
     return summary
+
+
+def tokenize_text(raw: datasets.DatasetDict, tokenizer, model_args, mlm_args, training_args) -> datasets.DatasetDict:
+    """The posts as examples: cut into blocks of `--max_length` tokens (`group_into_blocks`), or one post per
+    example with `--line_by_line`; run by the main process first, the others then read its cache."""
+    if mlm_args.line_by_line:
+        return tokenize_splits(raw, tokenizer, training_args)
+    block_size = model_args.max_length or tokenizer.model_max_length
+    with training_args.main_process_first(desc="tokenization"):
+        return group_into_blocks(raw, tokenizer, block_size)
+
+
+def masked_lm_settings(model_args, mlm_args, tokenizer, model) -> dict:
+    """What the summary records of how the text was read and masked."""
+    return {
+        "text_layout": "line_by_line" if mlm_args.line_by_line else "blocks",
+        "max_length": model_args.max_length or tokenizer.model_max_length,
+        "mlm_probability": mlm_args.mlm_probability,
+        "mlm_vocab_size": model.config.mlm_vocab_size,
+    }
 
 
 class MaskedLMCollator(DataCollatorForLanguageModeling):
