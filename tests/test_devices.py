@@ -12,8 +12,7 @@ from transformers import TrainingArguments
 
 import hf_seqmodels.serving.ensemble
 import hf_seqmodels.serving.prediction
-from helpers import ARCHITECTURES, TEXTS, assert_refused, pipeline_probabilities, save_tiny_folder
-from hf_seqmodels import cli
+from helpers import ARCHITECTURES, TEXTS, assert_refused, pipeline_probabilities, run_command, save_tiny_folder
 from hf_seqmodels.serving.prediction import class_probabilities, load_classifier, resolve_device
 
 LABELS = ["autos", "space", "hockey", "religion"]
@@ -26,13 +25,7 @@ def folders(tmp_path_factory):
     return {architecture: save_tiny_folder(root / architecture, architecture, TEXTS, LABELS) for architecture in ARCHITECTURES}
 
 
-def run(capsys, *argv):
-    try:
-        code = cli.main([str(arg) for arg in argv])
-    except SystemExit as exit_:  # argparse's own refusals
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_command
 
 
 def watch_devices(monkeypatch) -> list[torch.device]:

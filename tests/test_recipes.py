@@ -4,9 +4,8 @@ import dataclasses
 import json
 
 import pytest
-from helpers import ARCHITECTURES, REPO_ROOT, assert_refused
+from helpers import ARCHITECTURES, REPO_ROOT, assert_refused, run_command
 
-from hf_seqmodels import cli
 from hf_seqmodels.errors import UsageError
 from hf_seqmodels.training import parse_args, parse_pretraining_args
 from hf_seqmodels.training.recipes import list_recipes, recipe
@@ -14,13 +13,7 @@ from hf_seqmodels.training.recipes import list_recipes, recipe
 CONFIGS = REPO_ROOT / "hf_seqmodels" / "configs"
 
 
-def run(capsys, *argv):
-    try:
-        code = cli.main([str(arg) for arg in argv])
-    except SystemExit as exit_:  # argparse's own refusals (a usage line, then the error line)
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_command
 
 
 def fields(arguments) -> dict:

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
 import hf_seqmodels
-from helpers import ARCHITECTURES, REPO_ROOT, assert_refused, save_tiny_folder
+from helpers import ARCHITECTURES, REPO_ROOT, assert_refused, run_command, save_tiny_folder
 from hf_seqmodels import cli, train_tokenizer
 from hf_seqmodels.errors import UsageError
 from hf_seqmodels.serving.prediction import load_classifier, predict
@@ -58,13 +58,7 @@ def folders(tmp_path_factory):
     return {architecture: save_folder(architecture, root / architecture) for architecture in ARCHITECTURES}
 
 
-def run(capsys, *argv):
-    try:
-        code = cli.main([str(arg) for arg in argv])
-    except SystemExit as exit_:  # argparse's own refusals (a usage line, then the error line)
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_command
 
 
 # --------------------------------------------------------------------------- text
