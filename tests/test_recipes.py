@@ -24,6 +24,7 @@ def fields(arguments) -> dict:
 def test_every_shipped_config_file_is_its_registered_recipe():
     shipped = {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in CONFIGS.glob("*.json")}
     assert sorted(shipped) == list_recipes()
+    assert list_recipes() == sorted([*ARCHITECTURES, *(f"{name}-mlm" for name in ARCHITECTURES)])  # every one has both
     for name, values in shipped.items():
         assert values == recipe(name), name
 

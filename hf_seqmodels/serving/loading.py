@@ -111,7 +111,7 @@ def batched_logits(tokenizer, model, texts: list[str], batch_size: int) -> torch
     return torch.cat(logits)
 
 
-class ExportedClassifierErrors:
+class OnnxClassifier:
     """An exported folder's `ExportedClassifier`, its errors (a text longer than the model's positions) turned
     into one `UsageError` line as the loading's are."""
 
@@ -130,6 +130,6 @@ def open_classifier(model_dir: str, device: torch.device | str = "cpu"):
     """Any classifier folder a user holds, as an object with `id2label` and `logits(texts, batch_size)`: an
     exported folder through ONNX Runtime (on the CPU), any other through `load_classifier`, on `device`."""
     if is_exported(model_dir):
-        return ExportedClassifierErrors(model_dir)
+        return OnnxClassifier(model_dir)
     tokenizer, model = load_classifier(model_dir)
     return TorchClassifier(tokenizer, model.to(device))

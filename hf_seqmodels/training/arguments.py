@@ -25,7 +25,7 @@ from ..options import check_at_least, check_choices, check_fraction, check_vocab
 from ..tokenization import SPECIAL_TOKENS
 from ..utils import comma_list, one_line
 from ..vectors import WordVectorsError, vector_dimension
-from .recipes import recipe, recipe_name
+from .recipes import RECIPES, recipe, recipe_name
 
 # The ready config files, one per architecture; installed with the package.
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -330,8 +330,9 @@ def parse_command_line(argument_classes, argv: list[str] | None, prog: str | Non
     if argv and argv[0].endswith(".json"):
         defaults = read_json_args(find_config_file(argv.pop(0)), argument_classes)
     else:
-        architecture = architecture_option(argv)
-        defaults = recipe(recipe_name(architecture, masked_lm)) if architecture in ARCHITECTURES else {}
+        # No recipe for a name that is not one: HfArgumentParser then names the valid architectures.
+        name = recipe_name(architecture_option(argv) or "", masked_lm)
+        defaults = recipe(name) if name in RECIPES else {}
     return parse_arguments(argument_classes, argv, prog=prog, defaults=defaults, usage=USAGE)
 
 
