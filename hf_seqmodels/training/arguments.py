@@ -1,5 +1,6 @@
 """The command line of training: three argument dataclasses (as in transformers' example scripts) and
-`parse_args()`, which reads them from a command line that may start with a JSON config file.
+`parse_args()`, which reads them from a command line that may start with a JSON config file (else from the
+recipe `--architecture` names, `recipes.py`).
 
 Every check that needs no data runs here, so a mistake is named before minutes of loading and tokenizing.
 """
@@ -27,7 +28,7 @@ from ..utils import comma_list, one_line
 from ..vectors import WordVectorsError, vector_dimension
 from .recipes import RECIPES, recipe, recipe_name
 
-# The ready config files, one per architecture; installed with the package.
+# The recipes written out as config files, one per recipe; installed with the package.
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 # Set from the tokenizer, never by hand: a mismatch would index outside the embedding.
 TOKENIZER_OWNED_CONFIG_KEYS = ("vocab_size", "pad_token_id")
