@@ -3,9 +3,13 @@
 Importing the package registers the four architectures with `AutoConfig`, `AutoModel`,
 `AutoModelForSequenceClassification` and `AutoModelForMaskedLM`, and nothing else: the data, tokenizer and training functions
 (`Trainer`, `datasets`, scikit-learn) are imported on first use, as transformers imports its own, so
-that loading a model or `hf-seqmodels predict` does not pay for them. `train(*parse_args([...]))`
-trains one model the way `hf-seqmodels train` does; `pretrain(*parse_pretraining_args([...]))` pretrains
-one the way `hf-seqmodels pretrain` does.
+that loading a model or `hf-seqmodels predict` does not pay for them. `predict(model_dir, texts)` labels
+texts with a saved folder; `train(*parse_args([...]))` trains one model the way `hf-seqmodels train` does;
+`pretrain(*parse_pretraining_args([...]))` pretrains one the way `hf-seqmodels pretrain` does.
+
+Two layers (README.md, "Layers"): the library (`models`, `tokenization`, `vectors`, `data`, `metrics`,
+`options`, `validation`, `errors`, `serving`) imports nothing from the applications above it (`training`,
+`compare`, `benchmark`, `cli`).
 """
 
 import importlib
@@ -38,6 +42,11 @@ _LAZY_NAMES = {
     "train_tokenizer": ".tokenization",
     "initialize_embeddings": ".vectors",
     "WordVectorsError": ".vectors",
+    "UsageError": ".errors",
+    "load_classifier": ".serving",
+    "open_classifier": ".serving",
+    "predict": ".serving",
+    "predict_ensemble": ".serving",
     "ModelArguments": ".training",
     "DataArguments": ".training",
     "SeqModelsTrainingArguments": ".training",
@@ -71,6 +80,11 @@ __all__ = [
     "train_tokenizer",
     "initialize_embeddings",
     "WordVectorsError",
+    "UsageError",
+    "load_classifier",
+    "open_classifier",
+    "predict",
+    "predict_ensemble",
     "load_newsgroups",
     "load_text_dataset",
     "ModelArguments",

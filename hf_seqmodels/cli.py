@@ -3,8 +3,8 @@
 Each job lives in its own module; this file only parses the command line, dispatches, and turns a
 user's mistake (`UsageError`) into one line on stderr and exit code 2.
 
-    hf-seqmodels train [CONFIG.json] [--option value ...]     (the same as scripts/train.py)
-    hf-seqmodels pretrain [CONFIG.json] [--option value ...]  (the same as scripts/pretrain.py)
+    hf-seqmodels train [CONFIG.json] [--option value ...]     (the same as scripts/train.py; --list_recipes)
+    hf-seqmodels pretrain [CONFIG.json] [--option value ...]  (the same as scripts/pretrain.py; --list_recipes)
     hf-seqmodels evaluate MODEL_DIR [MODEL_DIR ...] [--weights 1,2] [--split test] [data options as for train]
     hf-seqmodels predict MODEL_DIR [MODEL_DIR ...] [TEXT ...] [--weights 1,2] [--file PATH] [--json] [--device auto]
     hf-seqmodels export MODEL_DIR --output_dir OUT [--quantize int8] [--opset N]
@@ -18,14 +18,14 @@ import logging
 import sys
 from pathlib import Path
 
-from . import __version__, inference, training
-from .training import UsageError
+from . import __version__
+from .errors import UsageError
+from .serving import ensemble, prediction
 from .utils import one_line
 from .validation import check_utf8
 
-# `compare` and `benchmark` are imported by the commands that run them (scikit-learn, matplotlib, BERT:
-# seconds), and `training` imports each of its parts on first use, so `predict` and `--help` load neither
-# Trainer nor data sets.
+# The applications (`training`, `compare`, `benchmark`: Trainer, data sets, scikit-learn, matplotlib, BERT,
+# seconds of imports) are imported by the commands that run them, so `predict` and `--help` load none of them.
 
 PROG = "hf-seqmodels"
 
@@ -44,7 +44,8 @@ def build_parser(benchmark_options: bool = True) -> argparse.ArgumentParser:
     commands.add_parser(
         "train",
         add_help=False,
-        help="train one model: [CONFIG.json] [--architecture gru] [--output_dir DIR] ... (train --help lists all)",
+        help="train one model: [CONFIG.json] [--architecture gru] [--output_dir DIR] ... (train --help lists all, "
+        "train --list_recipes the recipes --architecture starts from)",
     )
 
     commands.add_parser(
@@ -60,6 +61,25 @@ def build_parser(benchmark_options: bool = True) -> argparse.ArgumentParser:
         help="train the four architectures and the TF-IDF baselines side by side (compare --help lists all)",
     )
 
+    add_evaluate_command(commands)
+    add_predict_command(commands)
+    add_export_command(commands)
+
+    benchmark_help = "training and inference speed of the four models beside textbook PyTorch and BERT (--quick: 2 minutes)"
+    if benchmark_options:
+        from . import benchmark
+
+        benchmark_parser = commands.add_parser(
+            "benchmark", help=benchmark_help, description=benchmark.__doc__.split("\n\n")[0]
+        )
+        benchmark.add_arguments(benchmark_parser)
+        benchmark_parser.set_defaults(handler=lambda args, rest: benchmark.run_from_args(args))
+    else:
+        commands.add_parser("benchmark", add_help=False, help=benchmark_help)
+    return parser
+
+
+def add_evaluate_command(commands) -> None:
     evaluate = commands.add_parser(
         "evaluate",
         help="metrics, per-class report and confusion matrix of a saved model on one split",
@@ -79,6 +99,8 @@ def build_parser(benchmark_options: bool = True) -> argparse.ArgumentParser:
     evaluate.add_argument("--batch_size", type=int, default=128)
     evaluate.set_defaults(handler=run_evaluate)
 
+
+def add_predict_command(commands) -> None:
     predict_parser = commands.add_parser(
         "predict",
         help="label and score of each text, from arguments, --file (one text a line) or stdin",
@@ -98,6 +120,8 @@ def build_parser(benchmark_options: bool = True) -> argparse.ArgumentParser:
     )
     predict_parser.set_defaults(handler=run_predict)
 
+
+def add_export_command(commands) -> None:
     export_parser = commands.add_parser(
         "export",
         help="write MODEL_DIR as an ONNX model with its tokenizer: a folder that predicts with ONNX Runtime, without torch",
@@ -107,19 +131,6 @@ def build_parser(benchmark_options: bool = True) -> argparse.ArgumentParser:
     export_parser.add_argument("--quantize", choices=("int8",), help="ONNX Runtime's dynamic int8 quantization")
     export_parser.add_argument("--opset", type=int, help="ONNX opset, 14 to 20 (default 17)")
     export_parser.set_defaults(handler=run_export)
-
-    benchmark_help = "training and inference speed of the four models beside textbook PyTorch and BERT (--quick: 2 minutes)"
-    if benchmark_options:
-        from . import benchmark
-
-        benchmark_parser = commands.add_parser(
-            "benchmark", help=benchmark_help, description=benchmark.__doc__.split("\n\n")[0]
-        )
-        benchmark.add_arguments(benchmark_parser)
-        benchmark_parser.set_defaults(handler=lambda args, rest: benchmark.run_from_args(args))
-    else:
-        commands.add_parser("benchmark", add_help=False, help=benchmark_help)
-    return parser
 
 
 MODEL_DIRS_HELP = (
@@ -142,6 +153,11 @@ def split_model_dirs(arguments: list[str]) -> tuple[list[str], list[str]]:
 
 
 def run_train(argv: list[str]) -> int:
+    from . import training
+
+    if "--list_recipes" in argv:
+        print(training.recipes.describe_recipes())
+        return 0
     model_args, data_args, training_args = training.parse_args(argv, prog=f"{PROG} train")
     summary = training.train(model_args, data_args, training_args)
     if training_args.process_index == 0:  # under accelerate launch / torchrun every process gets here
@@ -151,6 +167,11 @@ def run_train(argv: list[str]) -> int:
 
 
 def run_pretrain(argv: list[str]) -> int:
+    from . import training
+
+    if "--list_recipes" in argv:
+        print(training.recipes.describe_recipes("*-mlm"))
+        return 0
     arguments = training.parse_pretraining_args(argv, prog=f"{PROG} pretrain")
     summary = training.pretrain(*arguments)
     if arguments[-1].process_index == 0:  # under accelerate launch / torchrun every process gets here
@@ -159,20 +180,22 @@ def run_pretrain(argv: list[str]) -> int:
 
 
 def run_evaluate(args, data_argv: list[str]) -> int:
+    from . import training
+
     data_args = evaluation_data_args(args.model_dir[0], data_argv)
     if len(args.model_dir) == 1 and args.weights is None:
         metrics = training.evaluate_folder(args.model_dir[0], data_args, args.split, args.output_dir, args.batch_size)
     else:
-        from . import ensemble
-
         weights = ensemble.check_weights(ensemble.parse_weights(args.weights), len(args.model_dir))
-        metrics = ensemble.evaluate_ensemble(args.model_dir, data_args, args.split, args.output_dir, args.batch_size, weights)
+        metrics = training.evaluate_ensemble(args.model_dir, data_args, args.split, args.output_dir, args.batch_size, weights)
     print(json.dumps(metrics))
     return 0
 
 
-def evaluation_data_args(model_dir: str, argv: list[str]) -> "training.DataArguments":
+def evaluation_data_args(model_dir: str, argv: list[str]):
     """The data the model was trained on (MODEL_DIR/data_args.json), changed by any options given."""
+    from . import training
+
     saved = Path(model_dir, "data_args.json")
     defaults = saved if saved.is_file() else None
     (data_args,) = training.parse_arguments((training.DataArguments,), argv, f"{PROG} evaluate", defaults)
@@ -180,19 +203,17 @@ def evaluation_data_args(model_dir: str, argv: list[str]) -> "training.DataArgum
 
 
 def run_predict(args, extra: list[str]) -> int:
-    inference.resolve_device(args.device)  # a bad --device is named before texts are read from stdin
+    prediction.resolve_device(args.device)  # a bad --device is named before texts are read from stdin
     model_dirs, texts = split_model_dirs([args.model_dir, *args.texts])
     several = len(model_dirs) > 1 or args.weights is not None
-    if several:  # the ensemble's code (and its scoring) is imported only for an ensemble
-        from . import ensemble
-
+    if several:
         weights = ensemble.check_weights(ensemble.parse_weights(args.weights), len(model_dirs))
     if args.file is not None:
         texts += read_lines(args.file)
     elif not texts:
         texts = read_lines("-")
     if not several:
-        results = inference.predict(model_dirs[0], texts, batch_size=args.batch_size, device=args.device)
+        results = prediction.predict(model_dirs[0], texts, batch_size=args.batch_size, device=args.device)
     else:
         results = ensemble.predict_ensemble(model_dirs, texts, weights, batch_size=args.batch_size, device=args.device)
     for result in results:
@@ -205,7 +226,7 @@ def run_predict(args, extra: list[str]) -> int:
 
 def run_export(args, extra: list[str]) -> int:
     try:
-        from .export import export  # onnx and onnxruntime are an optional extra
+        from .serving.export import export  # onnx and onnxruntime are an optional extra
     except ImportError as error:
         raise UsageError(f"export needs `pip install hf_seqmodels[onnx]` ({error})") from None
 

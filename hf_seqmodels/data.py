@@ -18,14 +18,12 @@ Splits that the source does not provide are carved from the training split, stra
 and seeded, so that every run and every model sees the same examples.
 """
 
-from math import ceil
 from pathlib import Path
 
 import datasets
-import numpy as np
-from datasets.utils.stratify import stratified_shuffle_split_generate_indices
 from sklearn.datasets import fetch_20newsgroups
 
+from .options import check_choices, check_fraction
 from .utils import first_line
 from .validation import check_label_column, check_text_column, check_utf8
 
@@ -80,18 +78,13 @@ def load_newsgroups(
         data_home: scikit-learn data folder; defaults to ``SCIKIT_LEARN_DATA`` or
             ``~/scikit_learn_data``.
     """
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol={protocol!r} is not one of {PROTOCOLS}")
+    check_choices("protocol", [protocol], PROTOCOLS)
     remove = (remove,) if isinstance(remove, str) else tuple(remove)
-    for entry in remove:
-        if entry not in REMOVABLE:
-            raise ValueError(f"remove entry {entry!r} is not one of {REMOVABLE}")
+    check_choices("remove", remove, REMOVABLE)
     if categories is not None:
         categories = [categories] if isinstance(categories, str) else list(categories)
-        for category in categories:
-            if category not in NEWSGROUPS:
-                raise ValueError(f"categories entry {category!r} is not one of {NEWSGROUPS}")
-    _check_fraction("validation_size", validation_size)
+        check_choices("categories", categories, NEWSGROUPS)
+    check_fraction("validation_size", validation_size)
 
     def fetch(subset):
         # shuffle=False: the order comes from our seeded split alone, not from a second seed.
@@ -142,63 +135,73 @@ def load_text_dataset(
     A missing validation or test split is carved from train (``validation_size`` and
     ``test_size`` are fractions of the training data as loaded), stratified and seeded.
     """
-    _check_fraction("validation_size", validation_size)
-    if test_size is not None:  # None: no test split unless a file or the data set has one (pretraining)
-        _check_fraction("test_size", test_size)
+    check_fraction("validation_size", validation_size)
+    check_fraction("test_size", test_size)  # None: no test split unless a file or the data set has one (pretraining)
+    raw, sources = read_raw_splits(train_file, validation_file, test_file, dataset_name, dataset_config_name, label_column)
+    splits = {}
+    for split in ("train", "validation", "test"):
+        if split in raw:
+            splits[split] = select_text_and_label(raw[split], text_column, label_column, sources[split])
+    splits = datasets.DatasetDict(splits)
+    if label_column is not None:
+        splits = _to_class_label(splits, label_column, sources)
+    splits = carve_missing_splits(splits, validation_size, test_size, seed, stratified=label_column is not None)
+    return datasets.DatasetDict({split: splits[split] for split in ("train", "validation", "test") if split in splits})
+
+
+def read_raw_splits(train_file, validation_file, test_file, dataset_name, dataset_config_name, label_column):
+    """(the splits as `datasets` reads them, a name for each in errors): a Hub data set, or files whose
+    extension picks the packaged builder (plain text only for unlabelled text, `label_column=None`)."""
     if dataset_name is not None:
         raw = datasets.load_dataset(dataset_name, dataset_config_name)
         if "train" not in raw:
             raise ValueError(f"dataset_name={dataset_name!r} has no 'train' split; splits: {list(raw)}")
-        sources = {split: f"{dataset_name} ({split})" for split in raw}
-    elif train_file is not None:
-        files = {"train": train_file, "validation": validation_file, "test": test_file}
-        files = {split: str(path) for split, path in files.items() if path is not None}
-        suffixes = {Path(path).suffix.lower() for path in files.values()}
-        builders = FILE_BUILDERS if label_column is not None else TEXT_FILE_BUILDERS
-        if len(suffixes) != 1 or not suffixes <= builders.keys():
-            raise ValueError(f"data files {list(files.values())} must share one extension among {list(builders)}")
-        builder = builders[suffixes.pop()]
-        if builder != "parquet":  # a binary format; its strings are checked by pyarrow
-            for path in files.values():
-                check_utf8(path)
-        try:
-            raw = datasets.load_dataset(builder, data_files=files)
-        except datasets.exceptions.DatasetGenerationError as error:
-            # The message says only "An error occurred while generating the dataset"; the cause says what.
-            cause = error.__cause__ or error
-            raise ValueError(
-                f"data files {list(files.values())} could not be read as {builder}: "
-                f"{type(cause).__name__}: {first_line(cause)}"
-            ) from error
-        sources = {split: repr(path) for split, path in files.items()}
-    else:
+        return raw, {split: f"{dataset_name} ({split})" for split in raw}
+    if train_file is None:
         raise ValueError("give either train_file=<path> or dataset_name=<Hub data set>")
+    files = {"train": train_file, "validation": validation_file, "test": test_file}
+    files = {split: str(path) for split, path in files.items() if path is not None}
+    suffixes = {Path(path).suffix.lower() for path in files.values()}
+    builders = FILE_BUILDERS if label_column is not None else TEXT_FILE_BUILDERS
+    if len(suffixes) != 1 or not suffixes <= builders.keys():
+        raise ValueError(f"data files {list(files.values())} must share one extension among {list(builders)}")
+    builder = builders[suffixes.pop()]
+    if builder != "parquet":  # a binary format; its strings are checked by pyarrow
+        for path in files.values():
+            check_utf8(path)
+    try:
+        raw = datasets.load_dataset(builder, data_files=files)
+    except datasets.exceptions.DatasetGenerationError as error:
+        # The message says only "An error occurred while generating the dataset"; the cause says what.
+        cause = error.__cause__ or error
+        raise ValueError(
+            f"data files {list(files.values())} could not be read as {builder}: "
+            f"{type(cause).__name__}: {first_line(cause)}"
+        ) from error
+    return raw, {split: repr(path) for split, path in files.items()}
 
-    splits = {}
-    for split in ("train", "validation", "test"):
-        if split not in raw:
-            continue
-        # A plain-text file has one column, "text", whatever --text_column says.
-        text = "text" if builder_of(raw[split]) == "text" else text_column
-        columns = [text] if label_column is None else [text, label_column]
-        for column in columns:
-            if column not in raw[split].column_names:
-                raise ValueError(
-                    f"column {column!r} not found in {sources[split]}; columns: {raw[split].column_names}"
-                )
-        # Select first, rename second: an unused column may already be called "text" or "label".
-        dataset = raw[split].select_columns(columns)
-        # Row indices in errors are those of the file or split as given: checked before any carving.
-        dataset = check_text_column(dataset, text, sources[split])
-        if label_column is not None:
-            check_label_column(dataset, label_column, sources[split])
-        splits[split] = dataset.rename_columns({text: "text"} | ({label_column: "label"} if label_column else {}))
-    splits = datasets.DatasetDict(splits)
+
+def select_text_and_label(dataset: datasets.Dataset, text_column: str, label_column: str | None, source: str):
+    """The text (and label) column of one split, checked and renamed `text` (and `label`); the rest dropped."""
+    # A plain-text file has one column, "text", whatever --text_column says.
+    text = "text" if builder_of(dataset) == "text" else text_column
+    columns = [text] if label_column is None else [text, label_column]
+    for column in columns:
+        if column not in dataset.column_names:
+            raise ValueError(f"column {column!r} not found in {source}; columns: {dataset.column_names}")
+    # Select first, rename second: an unused column may already be called "text" or "label".
+    dataset = dataset.select_columns(columns)
+    # Row indices in errors are those of the file or split as given: checked before any carving.
+    dataset = check_text_column(dataset, text, source)
     if label_column is not None:
-        splits = _to_class_label(splits, label_column, sources)
+        check_label_column(dataset, label_column, source)
+    return dataset.rename_columns({text: "text"} | ({label_column: "label"} if label_column else {}))
 
-    # Carve the missing splits from train; both sizes are fractions of the training data as
-    # loaded, turned into counts once so that 0.1 / 0.1 really gives 10% / 10%.
+
+def carve_missing_splits(splits, validation_size, test_size, seed, stratified: bool) -> datasets.DatasetDict:
+    """Validation and test, where the source has none, carved from train (stratified by label, or at random
+    for unlabelled text). Both sizes are fractions of the training data as loaded, turned into counts once so
+    that 0.1 / 0.1 really gives 10% / 10%; a size of None carves nothing."""
     carved = {"test": test_size, "validation": validation_size}
     carved = {split: size for split, size in carved.items() if split not in splits and size is not None}
     if sum(carved.values()) >= 1:
@@ -206,12 +209,12 @@ def load_text_dataset(
     n_train = len(splits["train"])
     for split, size in carved.items():
         count = round(size * n_train)
-        if label_column is None:
+        if not stratified:
             parts = splits["train"].train_test_split(test_size=count, seed=seed)
             splits["train"], splits[split] = parts["train"], parts["test"]
         else:
             splits["train"], splits[split] = stratified_split(splits["train"], seed, test_size=count)
-    return datasets.DatasetDict({split: splits[split] for split in ("train", "validation", "test") if split in splits})
+    return splits
 
 
 def builder_of(dataset: datasets.Dataset) -> str | None:
@@ -247,37 +250,7 @@ def _to_class_label(splits, label_column, sources):
 
 
 def stratified_split(dataset, seed, *, test_size=None, train_size=None):
-    """Split into (kept, carved off) in the class proportions: ``(train, test)`` of
-    ``dataset.train_test_split(test_size=..., train_size=..., stratify_by_column="label", seed=seed)``,
-    index for index; a size is a fraction or a count.
-
-    Written out for speed alone: datasets reads the label column there through ``np.asarray`` over a lazy
-    column, row by row (about 3 s per 10,000 posts, on every load of the data). Here the column is read in
-    one slice, and datasets' own function draws the indices from the same generator.
-    """
-    n = len(dataset)
-    if test_size is None:
-        n_train, n_test = train_size, n - train_size
-    else:
-        n_test = ceil(test_size * n) if isinstance(test_size, float) else test_size
-        n_train = n - n_test if train_size is None else train_size
-    if not (isinstance(n_train, int) and isinstance(n_test, int) and 0 < n_train < n and 0 < n_test < n):
-        # Sizes out of range: datasets says what is wrong with them.
-        parts = dataset.train_test_split(test_size=test_size, train_size=train_size, stratify_by_column="label", seed=seed)
-        return parts["train"], parts["test"]
-    labels = dataset.with_format("arrow")[:]["label"].to_numpy()
-    try:
-        train, test = next(stratified_shuffle_split_generate_indices(labels, n_train, n_test, rng=np.random.default_rng(seed)))
-    except ValueError as error:
-        if str(error) == "Minimum class count error":  # datasets' own wording for it
-            raise ValueError(
-                "The least populated class in label column has only 1 member, which is too few. "
-                "The minimum number of groups for any class cannot be less than 2."
-            ) from None
-        raise
-    return dataset.select(train), dataset.select(test)
-
-
-def _check_fraction(name, value):
-    if not 0 < value < 1:
-        raise ValueError(f"{name}={value!r} must be a fraction strictly between 0 and 1")
+    """Split into (kept, carved off) in the class proportions: ``(train, test)`` of datasets'
+    ``train_test_split(stratify_by_column="label", seed=seed)``; a size is a fraction or a count."""
+    parts = dataset.train_test_split(test_size=test_size, train_size=train_size, stratify_by_column="label", seed=seed)
+    return parts["train"], parts["test"]

@@ -25,6 +25,7 @@ from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerFast
 
+from .options import check_at_least, check_vocab_size
 from .validation import clean_text
 
 PAD_TOKEN = "[PAD]"
@@ -57,13 +58,8 @@ def train_tokenizer(
         min_df, max_df: as in `TfidfVectorizer`: words in fewer / more texts are left out; an int is a
             number of texts (≥ 1), a float a share of them (0.0 to 1.0).
     """
-    if vocab_size < len(SPECIAL_TOKENS) + 1:
-        raise ValueError(
-            f"vocab_size must be ≥ {len(SPECIAL_TOKENS) + 1} ({', '.join(SPECIAL_TOKENS)} and at least one word), "
-            f"got {vocab_size}."
-        )
-    if model_max_length < 1:
-        raise ValueError(f"model_max_length must be ≥ 1, got {model_max_length}.")
+    check_vocab_size(vocab_size, SPECIAL_TOKENS, name="vocab_size")
+    check_at_least("model_max_length", model_max_length, 1)
     check_document_frequency("min_df", min_df)
     check_document_frequency("max_df", max_df)
     if isinstance(texts, str):

@@ -132,18 +132,7 @@ def embedding_matrix(
     lowered = {word.lower() for word in vocabulary}
     words, vectors = load_word_vectors(path, file_format, keep=lambda word: word.lower() in lowered)
 
-    # Exact spelling first; otherwise the first (most frequent) spelling that matches once lower-cased.
-    exact_row, lowered_row = {}, {}
-    for row, word in enumerate(words):
-        exact_row.setdefault(word, row)
-        lowered_row.setdefault(word.lower(), row)
-    token_ids, rows = [], []
-    for word, index in vocabulary.items():
-        row = exact_row.get(word, lowered_row.get(word.lower()))
-        if row is not None:
-            token_ids.append(index)
-            rows.append(row)
-
+    token_ids, rows = match_words(vocabulary, words)
     found_count, word_count = len(token_ids), len(vocabulary)
     found_fraction = found_count / word_count if word_count else 0.0
     if found_fraction < min_found_fraction:
@@ -158,6 +147,22 @@ def embedding_matrix(
     if tokenizer.pad_token_id is not None:
         weight[tokenizer.pad_token_id] = 0.0
     return MatchedVectors(weight, found_fraction, found_count, word_count)
+
+
+def match_words(vocabulary: dict[str, int], words: list[str]) -> tuple[list[int], list[int]]:
+    """(token ids, the file's rows for them) of the vocabulary words the file has a vector for: the exact
+    spelling first, otherwise the first (most frequent) spelling that matches once lower-cased."""
+    exact_row, lowered_row = {}, {}
+    for row, word in enumerate(words):
+        exact_row.setdefault(word, row)
+        lowered_row.setdefault(word.lower(), row)
+    token_ids, rows = [], []
+    for word, index in vocabulary.items():
+        row = exact_row.get(word, lowered_row.get(word.lower()))
+        if row is not None:
+            token_ids.append(index)
+            rows.append(row)
+    return token_ids, rows
 
 
 def initialize_embeddings(

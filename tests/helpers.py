@@ -87,6 +87,19 @@ def pipeline_probabilities(folder, texts: list[str], labels: list[str], device=N
     return np.array([[next(a["score"] for a in answer if a["label"] == label) for label in labels] for answer in answers])
 
 
+def run_command(capsys, *argv) -> tuple[int, str, str]:
+    """`hf-seqmodels ARGV` in this process: (exit code, stdout, stderr); argparse's own refusals (a usage line,
+    then the error line) exit with their code too."""
+    from hf_seqmodels import cli
+
+    try:
+        code = cli.main([str(arg) for arg in argv])
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def assert_one_error_line(err: str, command: str, words: list[str]) -> None:
     """The error is stderr's last line, alone of its kind, after at most some progress bars, and names `words`."""
     assert "Traceback" not in err, err

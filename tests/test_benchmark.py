@@ -22,7 +22,7 @@ from hf_seqmodels.benchmark.flops import recurrent_batch_flops, transformer_batc
 from hf_seqmodels.benchmark.results import result_row
 from hf_seqmodels.benchmark.timing import warm_up
 from hf_seqmodels.cli import build_parser
-from hf_seqmodels.training import UsageError
+from hf_seqmodels.errors import UsageError
 
 from helpers import VOCAB_SIZE, tiny_classifier
 

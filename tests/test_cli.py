@@ -11,7 +11,7 @@ from transformers import pipeline
 from helpers import TEXTS as HELPER_TEXTS
 from helpers import VOCAB_SIZE, assert_one_error_line, tiny_model
 from hf_seqmodels import cli, train_tokenizer
-from hf_seqmodels.inference import predict
+from hf_seqmodels.serving.prediction import predict
 from hf_seqmodels.training import DataArguments, ModelArguments, SeqModelsTrainingArguments, load_data, train
 
 GROUPS = ["comp.graphics", "rec.autos", "sci.space"]

@@ -23,8 +23,9 @@ from hf_seqmodels.compare import BASELINES, CompareArguments, baseline_descripti
 from hf_seqmodels.compare.baselines import run_baseline
 from hf_seqmodels.compare.ensembles import compare_rows
 from hf_seqmodels.compare.report import accuracy_vs_training_time_figure, validation_accuracy_figure
-from hf_seqmodels.ensemble import evaluate_ensemble, predict_ensemble
-from hf_seqmodels.training import DataArguments, UsageError, load_data, read_saved_predictions
+from hf_seqmodels.errors import UsageError
+from hf_seqmodels.serving.ensemble import predict_ensemble
+from hf_seqmodels.training import DataArguments, evaluate_ensemble, load_data, read_saved_predictions
 
 slow = pytest.mark.slow  # trains models or starts processes: left out of the fast subset
 

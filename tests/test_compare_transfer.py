@@ -9,7 +9,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from hf_seqmodels.compare import CompareArguments, compare
-from hf_seqmodels.training import UsageError
+from hf_seqmodels.errors import UsageError
 
 SMALLER = ["--max_train_samples", "400", "--max_eval_samples", "100", "--max_test_samples", "200", "--max_length", "48"]
 PRETRAIN_SMALLER = "--max_train_samples 400 --max_eval_samples 100 --max_length 48"

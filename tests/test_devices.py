@@ -10,10 +10,10 @@ import pytest
 import torch
 from transformers import TrainingArguments
 
-import hf_seqmodels.ensemble
-from helpers import ARCHITECTURES, TEXTS, assert_refused, pipeline_probabilities, save_tiny_folder
-from hf_seqmodels import cli, inference
-from hf_seqmodels.inference import class_probabilities, load_classifier, resolve_device
+import hf_seqmodels.serving.ensemble
+import hf_seqmodels.serving.prediction
+from helpers import ARCHITECTURES, TEXTS, assert_refused, pipeline_probabilities, run_command, save_tiny_folder
+from hf_seqmodels.serving.prediction import class_probabilities, load_classifier, resolve_device
 
 LABELS = ["autos", "space", "hockey", "religion"]
 ACCELERATOR = torch.accelerator.current_accelerator(check_available=True)
@@ -25,13 +25,7 @@ def folders(tmp_path_factory):
     return {architecture: save_tiny_folder(root / architecture, architecture, TEXTS, LABELS) for architecture in ARCHITECTURES}
 
 
-def run(capsys, *argv):
-    try:
-        code = cli.main([str(arg) for arg in argv])
-    except SystemExit as exit_:  # argparse's own refusals
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_command
 
 
 def watch_devices(monkeypatch) -> list[torch.device]:
@@ -43,8 +37,8 @@ def watch_devices(monkeypatch) -> list[torch.device]:
         model.register_forward_pre_hook(lambda module, args, kwargs: seen.append(kwargs["input_ids"].device), with_kwargs=True)
         return tokenizer, model
 
-    monkeypatch.setattr(hf_seqmodels.inference, "load_classifier", load_and_watch)
-    monkeypatch.setattr(hf_seqmodels.ensemble, "load_classifier", load_and_watch)
+    monkeypatch.setattr(hf_seqmodels.serving.prediction, "load_classifier", load_and_watch)
+    monkeypatch.setattr(hf_seqmodels.serving.ensemble, "load_classifier", load_and_watch)
     return seen
 
 
@@ -87,7 +81,7 @@ def test_an_exported_folder_runs_on_the_cpu_only(folders, tmp_path, capsys, monk
     (exported / "model.onnx").write_bytes(b"not an ONNX model")
     if ACCELERATOR is None:  # as on a machine with a CUDA device
         real = resolve_device
-        monkeypatch.setattr(inference, "resolve_device", lambda name: torch.device("cuda") if name == "cuda" else real(name))
+        monkeypatch.setattr(hf_seqmodels.serving.prediction, "resolve_device", lambda name: torch.device("cuda") if name == "cuda" else real(name))
     accelerator = ACCELERATOR.type if ACCELERATOR is not None else "cuda"
     code, _, err = run(capsys, "predict", exported, "text", "--device", accelerator)
     assert_refused(code, err, "predict", [f"--device {accelerator!r}", str(exported), "ONNX", "--device cpu or auto"])

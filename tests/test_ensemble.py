@@ -8,10 +8,9 @@ import shutil
 import datasets
 import pytest
 
-from helpers import assert_one_error_line, pipeline_probabilities, save_tiny_folder
-from hf_seqmodels import cli
-from hf_seqmodels.ensemble import predict_ensemble
-from hf_seqmodels.inference import predict
+from helpers import assert_one_error_line, pipeline_probabilities, run_command, save_tiny_folder
+from hf_seqmodels.serving.ensemble import predict_ensemble
+from hf_seqmodels.serving.prediction import predict
 
 LABELS = ["space", "autos"]
 TEXTS = ["the probe reached orbit", "my car engine overheats", "orbit of the moon and brakes", ""]
@@ -40,13 +39,7 @@ def datasets_cache_in_tmp(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf_datasets_cache")
 
 
-def run(capsys, *argv):
-    try:
-        code = cli.main([str(arg) for arg in argv])
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_command
 
 
 def test_identical_folders_predict_as_the_single_folder(folders):

@@ -17,10 +17,10 @@ pytest.importorskip("onnxruntime")
 
 import hf_seqmodels  # noqa: E402
 from hf_seqmodels import cli  # noqa: E402
-from hf_seqmodels.export import export  # noqa: E402
-from hf_seqmodels.inference import predict  # noqa: E402
-from hf_seqmodels.onnx_inference import ExportedClassifier  # noqa: E402
-from hf_seqmodels.training import UsageError  # noqa: E402
+from hf_seqmodels.serving.export import export  # noqa: E402
+from hf_seqmodels.serving.prediction import predict  # noqa: E402
+from hf_seqmodels.serving.onnx_inference import ExportedClassifier  # noqa: E402
+from hf_seqmodels.errors import UsageError  # noqa: E402
 
 from helpers import ARCHITECTURES, VOCAB_SIZE, tiny_classifier  # noqa: E402
 
@@ -235,7 +235,7 @@ def test_a_failed_export_leaves_nothing_behind(folders, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("the exported model's logits differ from PyTorch's")
 
-    monkeypatch.setattr("hf_seqmodels.export.check_export", broken)
+    monkeypatch.setattr("hf_seqmodels.serving.export.check_export", broken)
     with pytest.raises(RuntimeError, match="differ"):
         export(str(folder), str(tmp_path / "out"))
     assert os.listdir(tmp_path) == []

@@ -113,7 +113,7 @@ def test_remote_code_loads_where_the_package_cannot_be_imported(architecture, to
 def saveable_classes(architecture):
     """Every class of an architecture that `save_pretrained` writes a folder for."""
     entry = hf_seqmodels.ARCHITECTURES[architecture]
-    return [entry.model_class, entry.classifier_class, entry.masked_lm_class]
+    return [entry.encoder_class, entry.classifier_class, entry.masked_lm_class]
 
 
 @pytest.mark.slow

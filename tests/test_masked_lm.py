@@ -41,7 +41,7 @@ def encoder_variants(architecture):
 def test_decoder_is_tied_to_the_input_embeddings(architecture):
     model = tiny_masked_lm(architecture)
     assert model.get_output_embeddings().weight is model.get_input_embeddings().weight
-    assert model.base_model_prefix == "model" and type(model.model) is hf_seqmodels.ARCHITECTURES[architecture].model_class
+    assert model.base_model_prefix == "model" and type(model.model) is hf_seqmodels.ARCHITECTURES[architecture].encoder_class
 
 
 def test_loss_falls_under_trainer_with_the_language_modeling_collator(architecture, tokenizer, tmp_path):

@@ -65,7 +65,7 @@ class SeqModelsModelTest(ModelTesterMixin):
     @classmethod
     def model_classes(cls, architecture):
         classes = hf_seqmodels.ARCHITECTURES[architecture]
-        return (classes.model_class, classes.classifier_class, classes.masked_lm_class)
+        return (classes.encoder_class, classes.classifier_class, classes.masked_lm_class)
 
     @classmethod
     def setUpClass(cls):
@@ -75,7 +75,7 @@ class SeqModelsModelTest(ModelTesterMixin):
         classes = hf_seqmodels.ARCHITECTURES[cls.architecture]
         model_type = classes.config_class.model_type
         for names, model_class in (
-            (modeling_auto.MODEL_MAPPING_NAMES, classes.model_class),
+            (modeling_auto.MODEL_MAPPING_NAMES, classes.encoder_class),
             (modeling_auto.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES, classes.classifier_class),
             (modeling_auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES, classes.masked_lm_class),
         ):
@@ -106,9 +106,3 @@ class GRUModelTest(SeqModelsModelTest, unittest.TestCase):
 class TransformerModelTest(SeqModelsModelTest, unittest.TestCase):
     architecture = "transformer"
     all_model_classes = SeqModelsModelTest.model_classes("transformer")
-
-    def test_attention_outputs(self):
-        # The masked-LM head does not pass the encoder's attentions on (its MaskedLMOutput has none): checked
-        # for the encoder and the classifier.
-        with patch.object(self, "all_model_classes", self.all_model_classes[:2]):
-            super().test_attention_outputs()

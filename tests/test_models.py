@@ -50,7 +50,7 @@ def pad_batch(sequences, length=None):
 
 def test_encoder_outputs_shapes(architecture):
     config = tiny_config(architecture)
-    encoder = hf_seqmodels.ARCHITECTURES[architecture].model_class(config).eval()
+    encoder = hf_seqmodels.ARCHITECTURES[architecture].encoder_class(config).eval()
     input_ids, attention_mask = pad_batch([torch.arange(2, 9), torch.arange(2, 5)])
     outputs = encoder(input_ids, attention_mask=attention_mask, output_hidden_states=True)
     assert isinstance(outputs, BaseModelOutputWithPooling)
@@ -162,7 +162,7 @@ def test_save_and_reload_with_auto_classes(architecture, tmp_path):
     assert torch.equal(reloaded(input_ids, attention_mask=attention_mask).logits, model(input_ids, attention_mask=attention_mask).logits)
 
     encoder = AutoModel.from_pretrained(tmp_path).eval()
-    assert type(encoder) is hf_seqmodels.ARCHITECTURES[architecture].model_class
+    assert type(encoder) is hf_seqmodels.ARCHITECTURES[architecture].encoder_class
     expected = model.model(input_ids, attention_mask=attention_mask).pooler_output
     assert torch.equal(encoder(input_ids, attention_mask=attention_mask).pooler_output, expected)
 

@@ -9,10 +9,16 @@ from helpers import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "hf_seqmodels"
 HEAVY = ("transformers.trainer", "datasets", "sklearn", "matplotlib", "hf_seqmodels.benchmark", "hf_seqmodels.compare")
+# The applications (README.md, "Layers"): the library below them imports none of these.
+APPLICATIONS = ("hf_seqmodels.training", "hf_seqmodels.compare", "hf_seqmodels.benchmark", "hf_seqmodels.cli")
 
 
-def modules_imported_by(code: str) -> list[str]:
-    script = f"import sys\n{code}\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+def modules_imported_by(code: str, watched: tuple[str, ...] = HEAVY) -> list[str]:
+    """The modules of `watched` (or their submodules) that running `code` in a fresh process imports."""
+    script = (
+        f"import sys\n{code}\n"
+        f"print(' '.join(m for m in {watched!r} if any(n == m or n.startswith(m + '.') for n in sys.modules)))"
+    )
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     return result.stdout.split()
 
@@ -29,7 +35,22 @@ def test_importing_the_package_registers_the_models_and_loads_nothing_heavy():
 
 @pytest.mark.slow
 def test_predict_loads_no_trainer_data_sets_benchmark_or_comparison():
-    assert modules_imported_by("import hf_seqmodels.cli, hf_seqmodels.inference") == []
+    assert modules_imported_by("import hf_seqmodels.cli, hf_seqmodels.serving.prediction") == []
+
+
+@pytest.mark.slow
+def test_predicting_serving_and_exporting_import_no_application_code():
+    """A user who only predicts, serves or exports imports nothing of training, the comparison or the benchmark
+    (nor Trainer, data sets, scikit-learn or matplotlib, which only those need)."""
+    pytest.importorskip("onnx")
+    code = (
+        "import hf_seqmodels, hf_seqmodels.serving\n"
+        "from hf_seqmodels.serving import ensemble, export, loading, onnx_inference, prediction\n"
+        "from hf_seqmodels import predict, predict_ensemble, load_classifier, open_classifier"
+    )
+    assert modules_imported_by(code, APPLICATIONS + HEAVY) == []
+    # The watch itself works: training is an application, and it does import Trainer.
+    assert modules_imported_by("import hf_seqmodels.training", APPLICATIONS + HEAVY)[:1] == ["hf_seqmodels.training"]
 
 
 def test_public_names_are_still_found_on_the_package():
@@ -78,7 +99,7 @@ def import_graph() -> dict[str, set[str]]:
 
 def test_no_two_modules_of_the_package_import_each_other_even_through_others():
     graph = import_graph()
-    assert "hf_seqmodels.training.errors" in graph["hf_seqmodels.training.building"]  # the graph is read at all
+    assert "hf_seqmodels.errors" in graph["hf_seqmodels.training.building"]  # the graph is read at all
 
     def cycle_from(start, path):
         for target in graph[path[-1]]:
@@ -90,3 +111,18 @@ def test_no_two_modules_of_the_package_import_each_other_even_through_others():
 
     cycles = [cycle for name in graph if (cycle := cycle_from(name, [name]))]
     assert cycles == []
+
+
+def is_application(module: str) -> bool:
+    return any(module == name or module.startswith(name + ".") for name in APPLICATIONS)
+
+
+def test_no_library_module_imports_an_application_module():
+    """The library (models, tokenizer, data, metrics, options, errors, serving, ...) stands on its own: none of
+    its modules imports training, the comparison, the benchmark or the command line, at any depth of its code."""
+    graph = import_graph()
+    library = [name for name in graph if not is_application(name)]
+    assert {"hf_seqmodels.serving.loading", "hf_seqmodels.data", "hf_seqmodels.models"} <= set(library)
+    assert "hf_seqmodels.serving.loading" in graph["hf_seqmodels.training.building"]  # applications do use it
+    upward = {name: sorted(filter(is_application, graph[name])) for name in library}
+    assert {name: targets for name, targets in upward.items() if targets} == {}

@@ -25,13 +25,13 @@ from hypothesis import strategies as st
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
 import hf_seqmodels
-from helpers import ARCHITECTURES, REPO_ROOT, assert_refused, save_tiny_folder
+from helpers import ARCHITECTURES, REPO_ROOT, assert_refused, run_command, save_tiny_folder
 from hf_seqmodels import cli, train_tokenizer
-from hf_seqmodels.inference import load_classifier, predict
+from hf_seqmodels.errors import UsageError
+from hf_seqmodels.serving.prediction import load_classifier, predict
 from hf_seqmodels.training import (
     ModelArguments,
     SeqModelsTrainingArguments,
-    UsageError,
     checkpoint_problem,
     read_saved_predictions,
     resolve_checkpoint,
@@ -58,13 +58,7 @@ def folders(tmp_path_factory):
     return {architecture: save_folder(architecture, root / architecture) for architecture in ARCHITECTURES}
 
 
-def run(capsys, *argv):
-    try:
-        code = cli.main([str(arg) for arg in argv])
-    except SystemExit as exit_:  # argparse's own refusals (a usage line, then the error line)
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_command
 
 
 # --------------------------------------------------------------------------- text
@@ -102,7 +96,7 @@ def test_ten_megabyte_document_is_truncated_to_the_models_length(folders, monkey
         model.register_forward_pre_hook(lambda module, args, kwargs: seen.append(kwargs["input_ids"].shape), with_kwargs=True)
         return tokenizer, model
 
-    monkeypatch.setattr(hf_seqmodels.inference, "load_classifier", load_and_watch)
+    monkeypatch.setattr(hf_seqmodels.serving.prediction, "load_classifier", load_and_watch)
     [answer] = predict(str(folders["gru"]), [document])
     # The model reads the tokenizer's model_max_length (64) tokens, not 2 million, and answers as for
     # the document's first 64 words (one token each).

@@ -27,16 +27,16 @@ from helpers import REPO_ROOT, WITHOUT_PACKAGE, save_tiny_folder, tiny_model
 from helpers import TEXTS as TINY_TEXTS
 from hf_seqmodels import GRUConfig, train_tokenizer
 from hf_seqmodels.data import NEWSGROUPS
-from hf_seqmodels.inference import class_probabilities, predict, resolve_device
+from hf_seqmodels.errors import UsageError
+from hf_seqmodels.serving.loading import load_classifier
+from hf_seqmodels.serving.prediction import class_probabilities, predict, resolve_device
 from hf_seqmodels.training import (
     DataArguments,
     ModelArguments,
     SeqModelsTrainer,
     SeqModelsTrainingArguments,
-    UsageError,
     build_model,
     build_tokenizer,
-    load_classifier,
     load_data,
     parse_args,
     parse_config_overrides,

@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 
 from ..models import ARCHITECTURES
-from ..training import UsageError
+from ..errors import UsageError
 from .deployment import check_onnx_installed
 from .keras_peers import check_keras_installed
 from .report import write_report

@@ -1,7 +1,7 @@
 """Deployment rows: each model as a user would ship it, eager PyTorch beside ONNX Runtime fp32 and int8.
 
 For each architecture (a fresh model at its default size, or a trained folder given in `model_dirs`)
-the saved folder is exported twice with `hf_seqmodels.export.export` (fp32; int8 dynamic quantization)
+the saved folder is exported twice with `hf_seqmodels.serving.export.export` (fp32; int8 dynamic quantization)
 into a temporary folder, and the three forms are timed on the same inputs with the same threads:
 
 - latency: one post at a time (batch 1), the `deployment_posts` posts nearest the median length;
@@ -33,9 +33,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..training import evaluate_folder, load_classifier
+from ..errors import UsageError
 from ..models import ARCHITECTURES
-from ..training import DataArguments, UsageError, parse_arguments
+from ..serving.loading import load_classifier
+from ..training import DataArguments, evaluate_folder, parse_arguments
 from .batches import Posts, length_grouped_rows, median_length_rows
 from .contenders import default_config, describe_size
 from .settings import BenchmarkSettings
@@ -133,8 +134,8 @@ def architecture_of(model_dir: str) -> str:
 
 def measure_folder(architecture, model_dir, work: Path, latency_texts, batch_texts, settings) -> list[dict]:
     """Export `model_dir`, time its three forms in turns; with `settings.model_dirs`, score all three."""
-    from ..export import export  # onnx and onnxruntime are an optional extra
-    from ..onnx_inference import ONNX_FILE, ExportedClassifier
+    from ..serving.export import export  # onnx and onnxruntime are an optional extra
+    from ..serving.onnx_inference import ONNX_FILE, ExportedClassifier
 
     exports = {ORT_FP32: export(model_dir, work / "fp32"), ORT_INT8: export(model_dir, work / "int8", quantize="int8")}
     tokenizer, model = load_classifier(model_dir)

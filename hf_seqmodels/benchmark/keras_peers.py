@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from ..training import UsageError
+from ..errors import UsageError
 
 KERAS_CELLS = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 

@@ -86,7 +86,7 @@ def infer_pass(contender: Contender, batches: list[dict], device, amp: str) -> t
     return timed(device, predict)
 
 
-def one_line(error: Exception) -> str:
+def error_headline(error: Exception) -> str:
     """The error's type and the first line of its message: what the report's table has room for."""
     return f"{type(error).__name__}: {first_line(error)}"
 
@@ -103,8 +103,8 @@ def warm_up(contender: Contender, batches: list[dict], device, amp: str) -> None
         infer_pass(contender, warm_up_batches, device, amp)
     except Exception as error:  # noqa: BLE001 - whatever went wrong is reported in the table
         if not contender.compiled:
-            contender.error = one_line(error)
+            contender.error = error_headline(error)
             return
-        contender.compile_error = one_line(error)
+        contender.compile_error = error_headline(error)
         contender.runner, contender.compiled = contender.model, False
         warm_up(contender, batches, device, amp)

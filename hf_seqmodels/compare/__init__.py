@@ -7,6 +7,7 @@ baselines (TF-IDF + LinearSVC, TF-IDF + ComplementNB) are fitted on the same tra
 
     arguments.py   CompareArguments, parse_args(), the `train` command line of each model
     runs.py        each model's plan (fresh, resumed or read back with --resume), its training and its row
+    pretrained_folders.py  --pretrain: each architecture's masked-LM folder, pretrained once and reused
     baselines.py   the TF-IDF baselines
     ensembles.py   the ensemble rows (all models; the subset best on validation)
     report.py      report.md and the plots

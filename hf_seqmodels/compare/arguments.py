@@ -6,8 +6,9 @@ from pathlib import Path
 
 from transformers import HfArgumentParser
 
-from .. import training
+from ..errors import UsageError
 from ..models import ARCHITECTURES
+from ..options import check_at_least, check_choices, check_fraction
 from ..utils import comma_list
 
 # The original notebook's protocol removed headers, footers and quotes; the standard bydate one keeps them.
@@ -98,19 +99,14 @@ class CompareArguments:
     )
 
     def __post_init__(self):
-        if self.protocol not in DEFAULT_REMOVE:
-            raise training.UsageError(f"--protocol must be one of {', '.join(DEFAULT_REMOVE)}, got {self.protocol!r}")
-        unknown = [name for name in self.model_names if name not in ARCHITECTURES]
-        if unknown or not self.model_names:
-            raise training.UsageError(
-                f"--models {self.models!r}: unknown {', '.join(unknown) or 'empty list'}; valid: {', '.join(ARCHITECTURES)}"
-            )
-        if self.num_processes < 1:
-            raise training.UsageError(f"--num_processes must be ≥ 1, got {self.num_processes}")
-        if self.train_fraction is not None and not 0 < self.train_fraction <= 1:
-            raise training.UsageError(f"--train_fraction must be a fraction in (0, 1], got {self.train_fraction}")
+        check_choices("--protocol", [self.protocol], list(DEFAULT_REMOVE))
+        if not self.model_names:
+            raise UsageError(f"--models {self.models!r}: an empty list; valid: {', '.join(ARCHITECTURES)}")
+        check_choices("--models", self.model_names, list(ARCHITECTURES))
+        check_at_least("--num_processes", self.num_processes, 1)
+        check_fraction("--train_fraction", self.train_fraction, whole_allowed=True)
         if self.embeddings is not None and not Path(self.embeddings).is_file():
-            raise training.UsageError(f"--embeddings {self.embeddings!r}: no such word-vector file")
+            raise UsageError(f"--embeddings {self.embeddings!r}: no such word-vector file")
         if self.remove is None:
             self.remove = DEFAULT_REMOVE[self.protocol]
         if self.output_dir is None:

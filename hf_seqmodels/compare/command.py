@@ -7,20 +7,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import machine, training
+from ..errors import UsageError
 from . import ensembles
 from .arguments import CompareArguments, parse_args, training_argv
 from .baselines import BASELINES, baseline_descriptions, run_baseline
 from .report import render_report, write_plots
 from ..training.pretraining import PRETRAINING_SUMMARY
-from .pretraining import check_pretraining_options, ensure_pretrained, pretrained_folder
-from .runs import RUN_RECORD, launch_training, model_row, plan_model, remove_checkpoints
+from .pretrained_folders import check_pretraining_options, ensure_pretrained, pretrained_folder
+from .runs import RUN_RECORD, ModelPlan, launch_training, model_row, plan_model, remove_checkpoints
 
 
 def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
     """Train the chosen architectures and the baselines on one split; write report.md, results.json, plots."""
     started = time.perf_counter()
     if any(option.split("=")[0] == "--resume_from_checkpoint" for option in extra):
-        raise training.UsageError(
+        raise UsageError(
             "--resume_from_checkpoint names one model's checkpoint; to continue an interrupted comparison, "
             "run it again with the same options and --resume"
         )
@@ -45,26 +46,7 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
 
     # The models, one after the other, each on the whole machine; a pretrained start first pretrains (or reuses).
     for (architecture, variant), plan in plans.items():
-        model_args, data_args, training_args = plan.arguments
-        pretraining = None
-        if variant == "pretrained":
-            pretraining = ensure_pretrained(args, architecture, launch=_launcher(args))
-            if not args.keep_checkpoints:
-                remove_checkpoints(Path(pretraining["output_dir"]))
-        if plan.finished is not None:
-            summary = plan.finished
-        else:
-            model_dir = Path(training_args.output_dir)
-            model_dir.mkdir(parents=True, exist_ok=True)
-            (model_dir / RUN_RECORD).write_text(json.dumps({"training_argv": plan.settings_argv}, indent=2) + "\n")
-            if args.num_processes > 1:
-                summary = launch_training(plan.argv, args.num_processes, training_args.output_dir)
-            else:
-                summary = training.train(model_args, data_args, training_args)
-        read_back = plan.finished is not None
-        rows.append(model_row(architecture, summary, model_args, training_args, read_back, variant, pretraining))
-        if not args.keep_checkpoints:
-            remove_checkpoints(Path(training_args.output_dir))
+        rows.append(run_model(args, architecture, variant, plan))
 
     # Ensembles of the models just trained (or read back), scored by running their saved folders.
     rows += ensembles.compare_rows([row for row in rows if row["kind"] == "model"], splits, output_dir)
@@ -90,6 +72,32 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
     write_plots(results, output_dir, label_names)
     (output_dir / "report.md").write_text(render_report(results))
     return results
+
+
+def run_model(args: CompareArguments, architecture: str, variant: str, plan: ModelPlan) -> dict:
+    """One model's row: trained as `plan` says (after pretraining, or reusing, its masked-LM folder for a
+    pretrained start), or read back from a finished folder with --resume."""
+    model_args, data_args, training_args = plan.arguments
+    pretraining = None
+    if variant == "pretrained":
+        pretraining = ensure_pretrained(args, architecture, launch=_launcher(args))
+        if not args.keep_checkpoints:
+            remove_checkpoints(Path(pretraining["output_dir"]))
+    if plan.finished is not None:
+        summary = plan.finished
+    else:
+        model_dir = Path(training_args.output_dir)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        (model_dir / RUN_RECORD).write_text(json.dumps({"training_argv": plan.settings_argv}, indent=2) + "\n")
+        if args.num_processes > 1:
+            summary = launch_training(plan.argv, args.num_processes, training_args.output_dir)
+        else:
+            summary = training.train(model_args, data_args, training_args)
+    read_back = plan.finished is not None
+    row = model_row(architecture, summary, model_args, training_args, read_back, variant, pretraining)
+    if not args.keep_checkpoints:
+        remove_checkpoints(Path(training_args.output_dir))
+    return row
 
 
 def _launcher(args: CompareArguments):

@@ -12,9 +12,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from transformers import AutoConfig, EvalPrediction
 
-from ..ensemble import mean_probabilities, split_probabilities
+from ..errors import UsageError
 from ..metrics import compute_metrics
-from ..training import UsageError, load_classifier, read_saved_predictions
+from ..serving.ensemble import mean_probabilities
+from ..serving.loading import load_classifier
+from ..training.evaluation import split_probabilities
+from ..training.outputs import read_saved_predictions
 from .baselines import describe, tfidf
 
 # The one classic member: the TF-IDF baselines' vectorizer with a classifier that gives probabilities

@@ -10,6 +10,7 @@ from pathlib import Path
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .. import training
+from ..errors import UsageError
 from ..models import ARCHITECTURES
 from .arguments import VARIANT_TITLES, CompareArguments, training_argv
 
@@ -43,7 +44,7 @@ def plan_model(
     try:
         recorded = json.loads((model_dir / RUN_RECORD).read_text(encoding="utf-8"))["training_argv"]
     except (OSError, ValueError, KeyError, TypeError):
-        raise training.UsageError(
+        raise UsageError(
             f"--resume: {str(model_dir)!r} does not record the options that trained it ({RUN_RECORD} is missing or "
             "unreadable); move the folder away, or give another --output_dir"
         ) from None
@@ -51,7 +52,7 @@ def plan_model(
         same = next(
             (i for i, (a, b) in enumerate(zip(recorded, settings)) if a != b), min(len(recorded), len(settings))
         )
-        raise training.UsageError(
+        raise UsageError(
             f"--resume: {str(model_dir)!r} was trained with other options than this comparison's: "
             f"{' '.join(recorded[same:]) or '(nothing)'} there, {' '.join(settings[same:]) or '(nothing)'} now. "
             "Run with the options it records, or give another --output_dir"

@@ -41,7 +41,7 @@ class Architecture:
     title: str  # how reports name it: "GRU"
     description: str  # how a model card names it: "Elman RNN" ("An Elman RNN text classifier ...")
     config_class: type
-    model_class: type  # the encoder alone (AutoModel)
+    encoder_class: type  # the encoder alone (AutoModel)
     classifier_class: type  # encoder + classification head (AutoModelForSequenceClassification)
     masked_lm_class: type  # encoder + masked-language-model head (AutoModelForMaskedLM), for pretraining
 
@@ -66,10 +66,10 @@ ARCHITECTURES = {
 
 for architecture in ARCHITECTURES.values():
     AutoConfig.register(architecture.config_class.model_type, architecture.config_class, exist_ok=True)
-    AutoModel.register(architecture.config_class, architecture.model_class, exist_ok=True)
+    AutoModel.register(architecture.config_class, architecture.encoder_class, exist_ok=True)
     AutoModelForSequenceClassification.register(architecture.config_class, architecture.classifier_class, exist_ok=True)
     architecture.config_class.register_for_auto_class()
-    architecture.model_class.register_for_auto_class("AutoModel")
+    architecture.encoder_class.register_for_auto_class("AutoModel")
     architecture.classifier_class.register_for_auto_class("AutoModelForSequenceClassification")
     AutoModelForMaskedLM.register(architecture.config_class, architecture.masked_lm_class, exist_ok=True)
     architecture.masked_lm_class.register_for_auto_class("AutoModelForMaskedLM")

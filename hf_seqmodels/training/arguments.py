@@ -1,5 +1,6 @@
 """The command line of training: three argument dataclasses (as in transformers' example scripts) and
-`parse_args()`, which reads them from a command line that may start with a JSON config file.
+`parse_args()`, which reads them from a command line that may start with a JSON config file (else from the
+recipe `--architecture` names, `recipes.py`).
 
 Every check that needs no data runs here, so a mistake is named before minutes of loading and tokenizing.
 """
@@ -19,13 +20,15 @@ from transformers import TrainingArguments as HfTrainingArguments
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
 from ..data import NEWSGROUPS, REMOVABLE
+from ..errors import UsageError
 from ..models import ARCHITECTURES, own_config_fields
+from ..options import check_at_least, check_choices, check_fraction, check_vocab_size
 from ..tokenization import SPECIAL_TOKENS
 from ..utils import comma_list, one_line
 from ..vectors import WordVectorsError, vector_dimension
-from .errors import UsageError
+from .recipes import RECIPES, recipe, recipe_name
 
-# The ready config files, one per architecture; installed with the package.
+# The recipes written out as config files, one per recipe; installed with the package.
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 # Set from the tokenizer, never by hand: a mismatch would index outside the embedding.
 TOKENIZER_OWNED_CONFIG_KEYS = ("vocab_size", "pad_token_id")
@@ -86,13 +89,8 @@ class ModelArguments:
             )
         if self.max_length is None and self.model_name_or_path is None:
             self.max_length = DEFAULT_MAX_LENGTH
-        if self.max_length is not None and self.max_length < 1:
-            raise UsageError(f"--max_length must be ≥ 1, got {self.max_length}")
-        if self.vocab_size < len(SPECIAL_TOKENS) + 1:
-            raise UsageError(
-                f"--vocab_size must be ≥ {len(SPECIAL_TOKENS) + 1} ({', '.join(SPECIAL_TOKENS)} and at least one word), "
-                f"got {self.vocab_size}"
-            )
+        check_at_least("--max_length", self.max_length, 1)
+        check_vocab_size(self.vocab_size, SPECIAL_TOKENS)
         if self.min_df <= 0:
             raise UsageError(f"--min_df must be a count ≥ 1 or a fraction in (0, 1), got {self.min_df}")
         if self.embeddings is not None and self.model_name_or_path is not None:
@@ -211,22 +209,13 @@ class DataArguments:
         if (self.validation_file or self.test_file) and not self.train_file:
             raise UsageError("--validation_file / --test_file need --train_file")
         for option in ("max_train_samples", "max_eval_samples", "max_test_samples"):
-            value = getattr(self, option)
-            if value is not None and value < 1:
-                raise UsageError(f"--{option} must be ≥ 1, got {value}")
-        if self.train_fraction is not None and not 0 < self.train_fraction <= 1:
-            raise UsageError(f"--train_fraction must be a fraction in (0, 1], got {self.train_fraction}")
+            check_at_least(f"--{option}", getattr(self, option), 1)
+        check_fraction("--train_fraction", self.train_fraction, whole_allowed=True)
         for option in ("validation_size", "test_size"):
-            value = getattr(self, option)
-            if not 0 < value < 1:
-                raise UsageError(f"--{option} must be a fraction strictly between 0 and 1, got {value}")
+            check_fraction(f"--{option}", getattr(self, option))
         # The 20 Newsgroups names are known in advance: check them before minutes of loading.
         for option, valid in (("remove", REMOVABLE), ("categories", NEWSGROUPS)):
-            for entry in comma_list(getattr(self, option)):
-                if entry not in valid:
-                    close = difflib.get_close_matches(entry, valid, n=1)
-                    hint = f" (did you mean {close[0]}?)" if close else ""
-                    raise UsageError(f"--{option}: {entry!r} is not one of {', '.join(valid)}{hint}")
+            check_choices(f"--{option}", comma_list(getattr(self, option)), valid)
 
     @property
     def is_newsgroups(self) -> bool:
@@ -308,9 +297,7 @@ class SeqModelsTrainingArguments(HfTrainingArguments):
             ("early_stopping_patience", 0),
             ("encoder_learning_rate", 0),
         ):
-            value = getattr(self, option)
-            if value is not None and value < minimum:
-                raise UsageError(f"--{option} must be ≥ {minimum}, got {value}")
+            check_at_least(f"--{option}", getattr(self, option), minimum)
         if self.max_steps <= 0 and self.num_train_epochs <= 0:
             raise UsageError(f"--num_train_epochs must be > 0 (or give --max_steps), got {self.num_train_epochs}")
         evaluates = self.eval_strategy != IntervalStrategy.NO and self.metric_for_best_model
@@ -322,6 +309,7 @@ class SeqModelsTrainingArguments(HfTrainingArguments):
 
 
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, SeqModelsTrainingArguments)
+USAGE = "%(prog)s [CONFIG.json] [--option value ...]  (options after CONFIG.json override its values)"
 
 
 def parse_args(argv: list[str] | None = None, prog: str | None = None):
@@ -329,13 +317,35 @@ def parse_args(argv: list[str] | None = None, prog: str | None = None):
 
     As in transformers' example scripts, a first argument ending in `.json` is a config file: one flat
     dict of argument names (a path, or the name of one shipped in `hf_seqmodels/configs`, e.g.
-    `gru.json`). Unlike them, options after it override the file's values, e.g.
-    `gru.json --num_train_epochs 1`.
+    `gru.json`). Without one, `--architecture NAME` starts from the recipe of that name (`recipes.py`),
+    which the shipped `NAME.json` writes out. Unlike transformers' scripts, options override the file's
+    (or the recipe's) values, e.g. `gru.json --num_train_epochs 1`.
     """
+    return parse_command_line(ARGUMENT_CLASSES, argv, prog)
+
+
+def parse_command_line(argument_classes, argv: list[str] | None, prog: str | None = None, masked_lm: bool = False):
+    """`argument_classes` read from `argv`: a leading CONFIG.json, else the recipe `--architecture` names (its
+    masked-LM twin with `masked_lm`), gives the defaults; the options given override them."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    config_file = find_config_file(argv.pop(0)) if argv and argv[0].endswith(".json") else None
-    usage = "%(prog)s [CONFIG.json] [--option value ...]  (options after CONFIG.json override its values)"
-    return parse_arguments(ARGUMENT_CLASSES, argv, prog=prog, defaults_file=config_file, usage=usage)
+    if argv and argv[0].endswith(".json"):
+        defaults = read_json_args(find_config_file(argv.pop(0)), argument_classes)
+    else:
+        # No recipe for a name that is not one: HfArgumentParser then names the valid architectures.
+        name = recipe_name(architecture_option(argv) or "", masked_lm)
+        defaults = recipe(name) if name in RECIPES else {}
+    return parse_arguments(argument_classes, argv, prog=prog, defaults=defaults, usage=USAGE)
+
+
+def architecture_option(argv: list[str]) -> str | None:
+    """The value of `--architecture NAME` or `--architecture=NAME` in `argv` (the last one given), else None."""
+    found = None
+    for index, argument in enumerate(argv):
+        if argument == "--architecture" and index + 1 < len(argv):
+            found = argv[index + 1]
+        elif argument.startswith("--architecture="):
+            found = argument.partition("=")[2]
+    return found
 
 
 def find_config_file(path: str) -> Path:
@@ -349,12 +359,17 @@ def find_config_file(path: str) -> Path:
     raise UsageError(f"config file {path!r}: no such file, nor one shipped with hf_seqmodels ({names})")
 
 
-def parse_arguments(argument_classes, argv: list[str], prog: str | None = None, defaults_file=None, usage=None):
-    """HfArgumentParser over `argument_classes`, the values in the JSON `defaults_file` replacing the defaults."""
+def parse_arguments(
+    argument_classes, argv: list[str], prog: str | None = None, defaults_file=None, usage=None, defaults: dict | None = None
+):
+    """HfArgumentParser over `argument_classes`, the values in the JSON `defaults_file` (or the dict `defaults`)
+    replacing the dataclasses' defaults."""
     parser = HfArgumentParser(argument_classes, prog=prog, usage=usage)
     if defaults_file is not None:
+        defaults = read_json_args(defaults_file, argument_classes)
+    if defaults:
         # The file's values become the parser's defaults, so anything on the command line wins.
-        parser.set_defaults(**read_json_args(defaults_file, argument_classes))
+        parser.set_defaults(**defaults)
     try:
         return parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
     except UsageError:

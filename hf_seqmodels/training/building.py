@@ -12,14 +12,15 @@ from accelerate.utils import broadcast_object_list
 from transformers import AutoConfig, AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoTokenizer
 
 from ..data import load_newsgroups, load_text_dataset, stratified_split
+from ..errors import UsageError, loading_errors
 from ..models import ARCHITECTURES
+from ..options import check_sequence_length
+from ..serving.loading import check_vocabulary
 from ..tokenization import train_tokenizer
 from ..utils import comma_list, one_line
 from ..validation import check_classes
 from ..vectors import WordVectorsError, initialize_embeddings
 from .arguments import DataArguments, ModelArguments, parse_config_overrides
-from .errors import UsageError, loading_errors
-from .loading import check_vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ def build_model(model_args: ModelArguments, tokenizer, label_names, start_from: 
                     f"--architecture {model_args.architecture} does not match the {architecture_name(config)} "
                     f"model in {start_from!r}; leave --architecture out to continue from it"
                 )
-            _check_positions(config, model_args.max_length or tokenizer.model_max_length)
+            check_sequence_length(model_args.max_length or tokenizer.model_max_length, config)
             check_vocabulary(tokenizer, config, start_from)
             new_head = label_names is not None and saved_config.num_labels != len(label_names)
             return load_saved_model(auto_class, start_from, config, model_args, new_head)
@@ -199,7 +200,7 @@ def build_model(model_args: ModelArguments, tokenizer, label_names, start_from: 
         raise
     except (ValueError, TypeError) as error:  # the config's own checks name the field and what is valid
         raise UsageError(f"--config_overrides {model_args.config_overrides!r}: {error}") from error
-    _check_positions(config, model_args.max_length or tokenizer.model_max_length)
+    check_sequence_length(model_args.max_length or tokenizer.model_max_length, config)
     architecture = ARCHITECTURES[model_args.architecture]
     return (architecture.classifier_class if label_names is not None else architecture.masked_lm_class)(config)
 
@@ -291,11 +292,3 @@ def architecture_name(config) -> str:
     """`seqmodels_gru` -> `gru`: the names `--architecture` takes."""
     return config.model_type.removeprefix("seqmodels_")
 
-
-def _check_positions(config, max_length: int) -> None:
-    positions = getattr(config, "max_position_embeddings", None)
-    if positions is not None and max_length > positions:
-        raise UsageError(
-            f"--max_length {max_length} exceeds the model's max_position_embeddings ({positions}); "
-            f"lower --max_length or add max_position_embeddings={max_length} to --config_overrides"
-        )

@@ -32,35 +32,9 @@ def build_model_card(summary, model, tokenizer, raw, model_args, data_args, trai
     repo = training_args.hub_model_id or "path/to/this/folder"
     config = model.config
     label_names = raw["train"].features["label"].names
-    results = "\n".join(
-        f"| {split} | {len(raw[split]):,} | {summary[split]['accuracy']:.4f} | {summary[split]['macro_f1']:.4f} "
-        f"| {summary[split]['loss']:.4f} |"
-        for split in ("validation", "test")
-    )
-    history = "\n".join(
-        f"| {entry['epoch']:g} | {entry['train_loss'] if entry['train_loss'] is not None else float('nan'):.4f} "
-        f"| {entry['eval_loss']:.4f} | {entry['eval_accuracy']:.4f} | {entry['eval_macro_f1']:.4f} "
-        f"| {entry['elapsed_seconds'] or 0:.0f} |"
-        for entry in summary["history"]
-    )
-    settings = {
-        "architecture": architecture,
-        "config_overrides": model_args.config_overrides,
-        "vocab_size": len(tokenizer),
-        "max_length": tokenizer.model_max_length,
-        "min_df": model_args.min_df,
-        "embeddings": model_args.embeddings,
-        "learning_rate": training_args.learning_rate,
-        "optimizer": getattr(training_args.optim, "value", training_args.optim),
-        "weight_decay": training_args.weight_decay,
-        "lr_scheduler_type": getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type),
-        "warmup_steps": training_args.warmup_steps,
-        "per_device_train_batch_size": training_args.per_device_train_batch_size,
-        "num_train_epochs": training_args.num_train_epochs,
-        "early_stopping_patience": training_args.early_stopping_patience,
-        "metric_for_best_model": training_args.metric_for_best_model,
-        "seed": training_args.seed,
-    }
+    results = _results_rows(summary, raw)
+    history = _history_rows(summary["history"])
+    settings = _training_settings(architecture, tokenizer, model_args, training_args)
     body = f"""
 # {model_name}
 
@@ -100,7 +74,57 @@ Settings:
 {json.dumps(settings, indent=2)}
 ```
 
-## How to use
+{_how_to_use(repo, tokenizer, config)}
+
+Labels: {", ".join(f"`{name}`" for name in label_names)}.
+"""
+    return ModelCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
+
+
+def _results_rows(summary: dict, raw) -> str:
+    """The results table's rows: examples, accuracy, macro-F1 and loss of validation and test."""
+    return "\n".join(
+        f"| {split} | {len(raw[split]):,} | {summary[split]['accuracy']:.4f} | {summary[split]['macro_f1']:.4f} "
+        f"| {summary[split]['loss']:.4f} |"
+        for split in ("validation", "test")
+    )
+
+
+def _history_rows(history: list[dict]) -> str:
+    """One row per evaluation during training: its epoch, losses, validation scores and the seconds so far."""
+    return "\n".join(
+        f"| {entry['epoch']:g} | {entry['train_loss'] if entry['train_loss'] is not None else float('nan'):.4f} "
+        f"| {entry['eval_loss']:.4f} | {entry['eval_accuracy']:.4f} | {entry['eval_macro_f1']:.4f} "
+        f"| {entry['elapsed_seconds'] or 0:.0f} |"
+        for entry in history
+    )
+
+
+def _training_settings(architecture: str, tokenizer, model_args, training_args) -> dict:
+    """The settings the card lists: what a reader needs to train the same model again."""
+    return {
+        "architecture": architecture,
+        "config_overrides": model_args.config_overrides,
+        "vocab_size": len(tokenizer),
+        "max_length": tokenizer.model_max_length,
+        "min_df": model_args.min_df,
+        "embeddings": model_args.embeddings,
+        "learning_rate": training_args.learning_rate,
+        "optimizer": getattr(training_args.optim, "value", training_args.optim),
+        "weight_decay": training_args.weight_decay,
+        "lr_scheduler_type": getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type),
+        "warmup_steps": training_args.warmup_steps,
+        "per_device_train_batch_size": training_args.per_device_train_batch_size,
+        "num_train_epochs": training_args.num_train_epochs,
+        "early_stopping_patience": training_args.early_stopping_patience,
+        "metric_for_best_model": training_args.metric_for_best_model,
+        "seed": training_args.seed,
+    }
+
+
+def _how_to_use(repo: str, tokenizer, config) -> str:
+    """The card's "How to use": with transformers alone (the folder's modeling code), and with this package."""
+    return f"""## How to use
 
 Without installing anything beyond `transformers>={MIN_TRANSFORMERS}` (the modeling code is in this repository):
 
@@ -120,11 +144,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 model = AutoModelForSequenceClassification.from_pretrained("{repo}")
 tokenizer = AutoTokenizer.from_pretrained("{repo}")
-```
-
-Labels: {", ".join(f"`{name}`" for name in label_names)}.
-"""
-    return ModelCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
+```"""
 
 
 def _card_metadata(summary: dict, model_name: str, data_args: "DataArguments", raw, license: str | None) -> ModelCardData:

@@ -12,8 +12,8 @@ from pathlib import Path
 from safetensors import SafetensorError, safe_open
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from ..errors import UsageError
 from ..utils import first_line
-from .errors import UsageError
 
 logger = logging.getLogger(__name__)
 

@@ -12,25 +12,18 @@ import json
 import logging
 import math
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
 from transformers import DataCollatorForLanguageModeling, set_seed
 
-from .arguments import (
-    DataArguments,
-    ModelArguments,
-    SeqModelsTrainingArguments,
-    _keep,
-    find_config_file,
-    parse_arguments,
-)
+from ..errors import UsageError
+from ..options import check_fraction
+from .arguments import DataArguments, ModelArguments, SeqModelsTrainingArguments, _keep, parse_command_line
 from .building import apply_word_vectors, build_model, build_tokenizer, load_splits, shared, tokenize_splits
 from .card import build_pretraining_card
 from .checkpoints import checkpoint_step, resolve_checkpoint
-from .errors import UsageError
 from .jobs import fit, publish
 from .outputs import epoch_history
 from .trainer import build_trainer
@@ -58,8 +51,7 @@ class MaskedLMArguments:
     )
 
     def __post_init__(self):
-        if not 0 < self.mlm_probability < 1:
-            raise UsageError(f"--mlm_probability must be a fraction strictly between 0 and 1, got {self.mlm_probability}")
+        check_fraction("--mlm_probability", self.mlm_probability)
 
 
 @dataclass
@@ -85,12 +77,9 @@ PRETRAINING_ARGUMENT_CLASSES = (ModelArguments, DataArguments, MaskedLMArguments
 
 def parse_pretraining_args(argv: list[str] | None = None, prog: str | None = None):
     """Command line -> (ModelArguments, DataArguments, MaskedLMArguments, PretrainingArguments), read as
-    `train` reads its own: an optional leading CONFIG.json (a path, or one shipped, e.g. `gru-mlm.json`)
-    whose values the options after it override."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    config_file = find_config_file(argv.pop(0)) if argv and argv[0].endswith(".json") else None
-    usage = "%(prog)s [CONFIG.json] [--option value ...]  (options after CONFIG.json override its values)"
-    return parse_arguments(PRETRAINING_ARGUMENT_CLASSES, argv, prog=prog, defaults_file=config_file, usage=usage)
+    `train` reads its own: an optional leading CONFIG.json (a path, or one shipped, e.g. `gru-mlm.json`), else
+    the recipe of `--architecture` (`gru-mlm` for `--architecture gru`), whose values the options override."""
+    return parse_command_line(PRETRAINING_ARGUMENT_CLASSES, argv, prog, masked_lm=True)
 
 
 def pretrain(
@@ -118,12 +107,7 @@ def pretrain(
             f"--model_name_or_path {start_from!r}: its tokenizer has no mask token, which masked-LM pretraining "
             "needs; pretrain from scratch (--architecture) to get a tokenizer with [MASK]"
         )
-    if mlm_args.line_by_line:
-        tokenized = tokenize_splits(raw, tokenizer, training_args)
-    else:
-        block_size = model_args.max_length or tokenizer.model_max_length
-        with training_args.main_process_first(desc="tokenization"):
-            tokenized = group_into_blocks(raw, tokenizer, block_size)
+    tokenized = tokenize_text(raw, tokenizer, model_args, mlm_args, training_args)
 
     # Model
     model = build_model(model_args, tokenizer, None, start_from)
@@ -156,11 +140,8 @@ def pretrain(
         "train_samples_per_second": train_metrics["train_samples_per_second"],
         "train_texts": len(raw["train"]),
         "train_examples": len(tokenized["train"]),
-        "text_layout": "line_by_line" if mlm_args.line_by_line else "blocks",
-        "max_length": model_args.max_length or tokenizer.model_max_length,
+        **masked_lm_settings(model_args, mlm_args, tokenizer, model),
         "validation": {"loss": eval_metrics["eval_loss"], "perplexity": _perplexity(eval_metrics["eval_loss"])},
-        "mlm_probability": mlm_args.mlm_probability,
-        "mlm_vocab_size": model.config.mlm_vocab_size,
         "embeddings": embeddings,
         "history": history,
     }
@@ -169,6 +150,26 @@ def pretrain(
     trainer.model_card = build_pretraining_card(summary, model, tokenizer, raw, model_args, data_args, training_args)
     publish(trainer, commit_message=f"{summary['architecture']} pretrained on {data_args.source}")
     return summary
+
+
+def tokenize_text(raw: datasets.DatasetDict, tokenizer, model_args, mlm_args, training_args) -> datasets.DatasetDict:
+    """The posts as examples: cut into blocks of `--max_length` tokens (`group_into_blocks`), or one post per
+    example with `--line_by_line`; run by the main process first, the others then read its cache."""
+    if mlm_args.line_by_line:
+        return tokenize_splits(raw, tokenizer, training_args)
+    block_size = model_args.max_length or tokenizer.model_max_length
+    with training_args.main_process_first(desc="tokenization"):
+        return group_into_blocks(raw, tokenizer, block_size)
+
+
+def masked_lm_settings(model_args, mlm_args, tokenizer, model) -> dict:
+    """What the summary records of how the text was read and masked."""
+    return {
+        "text_layout": "line_by_line" if mlm_args.line_by_line else "blocks",
+        "max_length": model_args.max_length or tokenizer.model_max_length,
+        "mlm_probability": mlm_args.mlm_probability,
+        "mlm_vocab_size": model.config.mlm_vocab_size,
+    }
 
 
 class MaskedLMCollator(DataCollatorForLanguageModeling):

@@ -9,7 +9,7 @@ exported folder as `predict.py`, so that in an environment holding only those th
 
 prints what `hf-seqmodels predict OUT ...` prints, which runs this same code from the package.
 
-What `model.onnx` takes (see `hf_seqmodels/export.py`): int64 `input_ids` and `attention_mask` of
+What `model.onnx` takes (see `hf_seqmodels/serving/export.py`): int64 `input_ids` and `attention_mask` of
 shape (batch, sequence), padded on the right, at least one column wide; it returns `logits`
 (batch, num_labels). The tokenizer is read from `tokenizer.json` with the `tokenizers` library,
 truncating to `model_max_length` and padding as `PreTrainedTokenizerFast` does for the PyTorch folder.

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from huggingface_hub.errors import StrictDataclassError
 from safetensors import SafetensorError
 
-from ..utils import first_line, one_line
+from .utils import first_line, one_line
 
 
 class UsageError(ValueError):

@@ -3,7 +3,7 @@
     OUT/model.onnx             inputs input_ids, attention_mask (batch, sequence) int64 -> logits (batch, num_labels)
     OUT/config.json            labels and sizes, as in the PyTorch folder
     OUT/tokenizer.json, tokenizer_config.json
-    OUT/predict.py             `hf_seqmodels/onnx_inference.py`: `python OUT/predict.py TEXT ...`
+    OUT/predict.py             `hf_seqmodels/serving/onnx_inference.py`: `python OUT/predict.py TEXT ...`
     OUT/data_args.json         the training data's description, when MODEL_DIR has one (for `evaluate OUT`)
 
 Which exporter. torch's TorchScript-based exporter (`dynamo=False`) exports all four architectures
@@ -29,9 +29,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import UsageError
 from . import onnx_inference
-from .training import load_classifier
-from .training import UsageError
+from .loading import load_classifier
 
 SUPPORTED_OPSETS = range(14, 21)
 # 17 brings LayerNormalization as one op and runs on ONNX Runtime ≥ 1.14.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from .. import training
+from ..errors import UsageError
 from ..training.pretraining import PRETRAINING_SUMMARY, parse_pretraining_args, pretrain, read_summary
 from .arguments import CompareArguments, config_path
 
@@ -58,8 +58,8 @@ def pretraining_argv(args: CompareArguments, architecture: str) -> list[str]:
     argv += pretraining_settings(args, architecture) + (["--data_home", args.data_home] if args.data_home else [])
     try:
         parse_pretraining_args(argv)
-    except training.UsageError as error:
-        raise training.UsageError(f"--pretrain_options {args.pretrain_options!r}: {error}") from error
+    except UsageError as error:
+        raise UsageError(f"--pretrain_options {args.pretrain_options!r}: {error}") from error
     return argv
 
 

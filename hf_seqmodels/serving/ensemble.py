@@ -4,31 +4,20 @@ Models with different architectures make different mistakes, and averaging their
 oldest way to use that. Each folder keeps its own tokenizer and vocabulary; what the members must share
 is the label set, in the same order, since their probability columns are added up.
 
-`predict_ensemble()` and `evaluate_ensemble()` serve `hf-seqmodels predict / evaluate DIR1 DIR2 ...`;
-`hf_seqmodels.compare.ensembles` builds the comparison's ensemble rows on the same functions.
+`predict_ensemble()` serves `hf-seqmodels predict DIR1 DIR2 ...`; scoring an ensemble on a data set
+(`hf-seqmodels evaluate DIR1 DIR2 ...`, the comparison's ensemble rows) is an application built on the same
+functions (`training.evaluation.evaluate_ensemble`).
 """
 
-import json
 import math
-from pathlib import Path
 
-import datasets
 import numpy as np
 import torch
-from transformers import EvalPrediction
 
-from .inference import check_texts, class_probabilities, label_answers, resolve_device
-from .metrics import compute_metrics
-from .training import (
-    DataArguments,
-    UsageError,
-    check_batch_size,
-    load_classifier,
-    load_data,
-    predict_split,
-    softmax_probabilities,
-    write_evaluation,
-)
+from ..errors import UsageError
+from ..options import check_batch_size
+from .loading import load_classifier
+from .prediction import check_texts, class_probabilities, label_answers, resolve_device
 
 # --------------------------------------------------------------------------- several folders as one
 
@@ -90,10 +79,10 @@ def mean_probabilities(probabilities: list, weights: list[float]) -> np.ndarray:
 def predict_ensemble(
     model_dirs: list[str], texts: list[str], weights: list[float] | None = None, batch_size: int = 64, device: str = "auto"
 ) -> list[dict]:
-    """`inference.predict()` over several folders: each tokenizes the texts itself; probabilities are averaged.
+    """`prediction.predict()` over several folders: each tokenizes the texts itself; probabilities are averaged.
 
     Returns `{"label", "score", "text"}` for each text, `score` being the mean probability of `label`.
-    Every member runs on `device` (`inference.resolve_device`).
+    Every member runs on `device` (`prediction.resolve_device`).
     """
     check_texts(texts)
     weights = check_weights(weights, len(model_dirs))
@@ -103,53 +92,3 @@ def predict_ensemble(
     probabilities = [class_probabilities(tokenizer, model, texts, batch_size).numpy() for tokenizer, model in members]
     mean = torch.from_numpy(mean_probabilities(probabilities, weights))
     return label_answers(texts, mean, members[0][1].config.id2label)
-
-
-def split_probabilities(members: list[tuple], dataset: datasets.Dataset, split: str, output_dir, batch_size: int):
-    """Every member's probabilities on one split, as `evaluate` computes them, and the seconds each took.
-
-    The seconds are Trainer's own `{split}_runtime` (the model's forward passes, tokenizing excluded), the
-    measure behind every model row's inference speed in `compare`.
-    """
-    probabilities, seconds, label_ids = [], [], None
-    for tokenizer, model in members:
-        output = predict_split(tokenizer, model, dataset, split, Path(output_dir), batch_size)
-        probabilities.append(softmax_probabilities(output.predictions))
-        seconds.append(output.metrics[f"{split}_runtime"])
-        label_ids = output.label_ids
-    return probabilities, seconds, label_ids
-
-
-def ensemble_metrics(probabilities: np.ndarray, label_ids) -> dict:
-    """Loss (cross-entropy of the mean probabilities), accuracy and macro-F1, scored as every model is."""
-    label_ids = np.asarray(label_ids)
-    # Probabilities as "logits": argmax is all compute_metrics reads, so the scoring is the models' own.
-    scores = compute_metrics(EvalPrediction(predictions=probabilities, label_ids=label_ids))
-    true_class = probabilities[np.arange(len(label_ids)), label_ids]
-    loss = float(-np.log(np.clip(true_class, 1e-12, None)).mean()) if len(label_ids) else float("nan")
-    return {"loss": loss, **scores}
-
-
-def evaluate_ensemble(
-    model_dirs: list[str],
-    data_args: DataArguments,
-    split: str = "test",
-    output_dir: str | None = None,
-    batch_size: int = 128,
-    weights: list[float] | None = None,
-) -> dict:
-    """`training.evaluate_folder()` over several folders; writes the ensemble's report to `output_dir`."""
-    weights = check_weights(weights, len(model_dirs))
-    check_batch_size(batch_size)
-    if output_dir is None:  # each folder's own report stays its own
-        raise UsageError("--output_dir: needed with several MODEL_DIRs (where the ensemble's report goes)")
-    members = load_members(model_dirs)
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    dataset = load_data(data_args)[split]
-    probabilities, _, label_ids = split_probabilities(members, dataset, split, output_dir, batch_size)
-    mean = mean_probabilities(probabilities, weights)
-    write_evaluation(output_dir, split, mean, label_ids, label_names(members[0][1]))
-    metrics = {"split": split, "examples": len(label_ids), **ensemble_metrics(mean, label_ids)}
-    (output_dir / f"eval_{split}_results.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    return metrics

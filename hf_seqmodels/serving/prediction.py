@@ -2,16 +2,16 @@
 
 The model runs on `device`: by default the accelerator `Trainer` would pick (so `predict` runs where
 `evaluate` runs), else the CPU. A folder written by `hf-seqmodels export` runs with ONNX Runtime on the
-CPU instead. It loads through the Auto classes, from safetensors only (`training.load_classifier`), names
-a broken or foreign folder in one line, and imports nothing of `datasets` or `Trainer`. Scoring a saved
-model on a data set is `training.evaluate_folder` (`hf-seqmodels evaluate`).
+CPU instead. It loads through the Auto classes, from safetensors only (`serving.loading.load_classifier`),
+names a broken or foreign folder in one line, and imports nothing of `datasets` or `Trainer`. Scoring a
+saved model on a data set is an application (`training.evaluate_folder`, `hf-seqmodels evaluate`).
 """
 
 import torch
-from tqdm.auto import tqdm
 
-from .training import UsageError, check_batch_size, is_exported, load_classifier, onnx_runtime
-from .validation import clean_text
+from ..errors import UsageError
+from ..options import check_batch_size
+from .loading import batched_logits, is_exported, load_classifier, onnx_runtime
 
 __all__ = ["class_probabilities", "label_answers", "load_classifier", "predict", "resolve_device"]
 
@@ -70,15 +70,7 @@ def check_texts(texts: list[str]) -> None:
 def class_probabilities(tokenizer, model, texts: list[str], batch_size: int) -> torch.Tensor:
     """(len(texts), num_labels) softmax probabilities on the CPU, `batch_size` texts at a time, computed on
     the model's device."""
-    batches = range(0, len(texts), batch_size)
-    probabilities = [torch.empty(0, model.config.num_labels)]
-    for start in tqdm(batches, desc="Predicting", unit="batch", disable=len(batches) < 2):
-        chunk = texts[start : start + batch_size]
-        inputs = tokenizer([clean_text(text) for text in chunk], truncation=True, padding=True, return_tensors="pt")
-        with torch.inference_mode():
-            logits = model(**inputs.to(model.device)).logits
-        probabilities.append(logits.float().softmax(dim=-1).cpu())
-    return torch.cat(probabilities)
+    return batched_logits(tokenizer, model, texts, batch_size).softmax(dim=-1)
 
 
 def label_answers(texts: list[str], probabilities: torch.Tensor, id2label: dict) -> list[dict]:
