@@ -152,6 +152,14 @@ def test_stratified_split_keeps_the_class_proportions(bydate, size):
         assert np.abs(counts - np.bincount(dataset["label"][:], minlength=20) / len(dataset)).max() < 0.01
 
 
+@pytest.mark.parametrize("size", [dict(test_size=0.1), dict(test_size=113), dict(train_size=400), dict(train_size=0.5, test_size=0.25)])
+def test_stratified_split_is_the_one_datasets_draws(bydate, size):
+    dataset = bydate["train"].select(range(3000))
+    train, test = stratified_split(dataset, 7, **size)
+    parts = dataset.train_test_split(**size, stratify_by_column="label", seed=7)
+    assert train["text"][:] == parts["train"]["text"][:] and test["text"][:] == parts["test"]["text"][:]
+
+
 def test_stratified_split_names_a_class_too_small_to_split():
     features = datasets.Features(text=datasets.Value("string"), label=datasets.ClassLabel(names=["a", "b"]))
     dataset = datasets.Dataset.from_dict({"text": list("wxyz"), "label": [0, 0, 0, 1]}, features=features)
