@@ -30,8 +30,8 @@ from hf_seqmodels.training.pretraining import (
     MaskedLMCollator,
     group_into_blocks,
     parse_pretraining_args,
-    write_summary,
 )
+from hf_seqmodels.training.outputs import write_summary
 
 LABELS = ["autos", "space", "hockey", "religion", "autos", "space"] * 4  # the topics of helpers.TEXTS
 

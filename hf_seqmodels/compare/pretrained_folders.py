@@ -14,7 +14,8 @@ from pathlib import Path
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..errors import UsageError
-from ..training.pretraining import PRETRAINING_SUMMARY, parse_pretraining_args, pretrain, read_summary
+from ..training.outputs import read_summary
+from ..training.pretraining import PRETRAINING_SUMMARY, parse_pretraining_args, pretrain
 from .arguments import CompareArguments, config_path
 
 # A smoke check's pretraining: the comparison's --quick slice, one epoch, a small vocabulary.

@@ -12,6 +12,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from .. import training
 from ..errors import UsageError
 from ..models import ARCHITECTURES
+from ..training.outputs import read_summary
 from .arguments import VARIANT_TITLES, CompareArguments, training_argv
 
 # Written into each model's folder before it trains: what --resume checks a folder against.
@@ -57,11 +58,9 @@ def plan_model(
             f"{' '.join(recorded[same:]) or '(nothing)'} there, {' '.join(settings[same:]) or '(nothing)'} now. "
             "Run with the options it records, or give another --output_dir"
         )
-    try:
-        finished = json.loads((model_dir / "training_summary.json").read_text(encoding="utf-8"))
+    finished = read_summary(model_dir / "training_summary.json")  # None: not finished; its checkpoints remain
+    if finished is not None:
         return ModelPlan(argv, settings, arguments, finished=finished)
-    except (OSError, ValueError):  # not finished (or killed while writing its summary): its checkpoints remain
-        pass
     if any(model_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*")):
         argv = argv + ["--resume_from_checkpoint", "last"]
         return ModelPlan(argv, settings, training.parse_args(argv))

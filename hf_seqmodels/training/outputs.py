@@ -13,6 +13,7 @@ the model `predict` ran), so an ensemble can average them without running the mo
 import csv
 import dataclasses
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -91,11 +92,28 @@ def write_run_outputs(output_dir: Path, validation, test, label_names, data_args
     write_saved_predictions(output_dir, "validation", validation, validation.metrics["eval_runtime"])
     write_saved_predictions(output_dir, "test", test, test.metrics["test_runtime"])
     (output_dir / "data_args.json").write_text(json.dumps(dataclasses.asdict(data_args), indent=2) + "\n")
-    (output_dir / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_summary(output_dir / "training_summary.json", summary)
+
+
+def write_summary(path: Path, summary: dict) -> None:
+    """A run's summary written whole or not at all (a temporary file renamed over it): a comparison reuses a
+    folder that has one, and a run killed while writing must not leave half of one."""
+    staging = path.with_name(f".{path.name}.tmp")
+    staging.write_text(json.dumps(summary, indent=2) + "\n")
+    os.replace(staging, path)
+
+
+def read_summary(path: Path) -> dict | None:
+    """The summary at `path`, or None where there is none or it cannot be read (a run killed before it ended)."""
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
 
 
 def softmax_probabilities(logits) -> np.ndarray:
-    """(examples, classes) float32 probabilities from logits, computed as `inference.class_probabilities` does."""
+    """(examples, classes) float32 probabilities from logits, computed as `serving.prediction.class_probabilities` does."""
     return torch.from_numpy(np.asarray(logits)).float().softmax(dim=-1).numpy()
 
 

@@ -11,7 +11,6 @@ groups texts, or one post per example with `--line_by_line`), the head (`XForMas
 import json
 import logging
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from .building import apply_word_vectors, build_model, build_tokenizer, load_spl
 from .card import build_pretraining_card
 from .checkpoints import checkpoint_step, resolve_checkpoint
 from .jobs import fit, publish
-from .outputs import epoch_history
+from .outputs import epoch_history, read_summary, write_summary
 from .trainer import build_trainer
 
 logger = logging.getLogger(__name__)
@@ -224,23 +223,6 @@ def group_into_blocks(splits: datasets.DatasetDict, tokenizer, block_size: int) 
         remove_columns=tokenized["train"].column_names,
         desc=f"Grouping into blocks of {block_size} tokens",
     )
-
-
-def write_summary(path: Path, summary: dict) -> None:
-    """The summary written whole or not at all (a temporary file renamed over it): a comparison reuses a
-    folder that has one, and a run killed while writing must not leave half of one."""
-    staging = path.with_name(f".{path.name}.tmp")
-    staging.write_text(json.dumps(summary, indent=2) + "\n")
-    os.replace(staging, path)
-
-
-def read_summary(path: Path) -> dict | None:
-    """The summary at `path`, or None where there is none or it cannot be read (a run killed before it ended)."""
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return summary if isinstance(summary, dict) else None
 
 
 def load_unlabelled_data(data_args: DataArguments) -> datasets.DatasetDict:
