@@ -41,7 +41,7 @@ def build_model_card(summary, model, tokenizer, raw, model_args, data_args, trai
 A {ARCHITECTURES[architecture].description} text classifier ({summary['num_parameters']:,} parameters)
 {_start_description(summary.get("start"), summary.get("embeddings"))} on {dataset_title} to tell
 {len(label_names)} classes apart, with `hf_seqmodels` on the Hugging Face `Trainer`.{_reinitialized_description(summary.get("start"))}
-It reads words, not sub-words: its tokenizer keeps the {_word_count(tokenizer):,} words a TF-IDF vectorizer chose on
+It reads words, not sub-words: its tokenizer keeps the {_word_count(tokenizer):,} words chosen as a TF-IDF vectorizer chooses them, on
 {"the training split" if summary.get("start") is None else "the training text of the model it started from"},
 plus {", ".join(f"`{token}`" for token in tokenizer.all_special_tokens)}.
 
@@ -361,8 +361,8 @@ def build_pretraining_card(summary, model, tokenizer, raw, model_args, data_args
 
 A {ARCHITECTURES[architecture].description} masked language model ({summary['num_parameters']:,} parameters)
 pretrained from scratch with `hf_seqmodels` on the Hugging Face `Trainer`, to be fine-tuned into a text
-classifier. It reads words, not sub-words: its tokenizer keeps the {_word_count(tokenizer):,} words a TF-IDF
-vectorizer chose on the training text, plus {", ".join(f"`{token}`" for token in tokenizer.all_special_tokens)}.
+classifier. It reads words, not sub-words: its tokenizer keeps the {_word_count(tokenizer):,} words chosen, as
+a TF-IDF vectorizer chooses them, on the training text, plus {", ".join(f"`{token}`" for token in tokenizer.all_special_tokens)}.
 
 ## Pretraining
 
