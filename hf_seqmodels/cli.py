@@ -5,6 +5,7 @@ user's mistake (`UsageError`) into one line on stderr and exit code 2.
 
     hf-seqmodels train [CONFIG.json] [--option value ...]     (the same as scripts/train.py; --list_recipes)
     hf-seqmodels pretrain [CONFIG.json] [--option value ...]  (the same as scripts/pretrain.py; --list_recipes)
+    hf-seqmodels distill [CONFIG.json] --teacher DIR [DIR ...] [tfidf] [--option value ...]  (scripts/distill.py)
     hf-seqmodels evaluate MODEL_DIR [MODEL_DIR ...] [--weights 1,2] [--split test] [data options as for train]
     hf-seqmodels predict MODEL_DIR [MODEL_DIR ...] [TEXT ...] [--weights 1,2] [--file PATH] [--json] [--device auto]
     hf-seqmodels export MODEL_DIR --output_dir OUT [--quantize int8] [--opset N]
@@ -53,6 +54,13 @@ def build_parser(benchmark_options: bool = True) -> argparse.ArgumentParser:
         add_help=False,
         help="pretrain a masked language model on unlabelled text, to fine-tune with train --model_name_or_path "
         "(pretrain --help lists all)",
+    )
+
+    commands.add_parser(
+        "distill",
+        add_help=False,
+        help="train one model on the probabilities of teachers (classifier folders, ensembles, tfidf) over labelled "
+        "and unlabelled text (distill --help lists all)",
     )
 
     commands.add_parser(
@@ -179,6 +187,17 @@ def run_pretrain(argv: list[str]) -> int:
     return 0
 
 
+def run_distill(argv: list[str]) -> int:
+    from .training import distillation
+
+    arguments = distillation.parse_distillation_args(argv, prog=f"{PROG} distill")
+    summary = distillation.distill(*arguments)
+    if arguments[2].process_index == 0:  # under accelerate launch / torchrun every process gets here
+        shown = ("architecture", "output_dir", "distillation", "validation", "test")
+        print(json.dumps({key: summary[key] for key in shown}))
+    return 0
+
+
 def run_evaluate(args, data_argv: list[str]) -> int:
     from . import training
 
@@ -263,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_train(argv[1:])
         if command == "pretrain":
             return run_pretrain(argv[1:])
+        if command == "distill":
+            return run_distill(argv[1:])
         if command == "compare":
             # Options compare does not know go to every training run, so HfArgumentParser parses them too.
             from . import compare

@@ -90,6 +90,17 @@ class CompareArguments:
             "(few labels); pretraining still reads all of its text."
         },
     )
+    distill: str | None = field(
+        default=None,
+        metadata={
+            "help": "Also distill the ensemble best on validation into these architectures (comma-separated, e.g. gru); "
+            "rows '<model> distilled from ...'. Under --train_fraction the rest of the training text is unlabelled transfer text."
+        },
+    )
+    distill_options: str = field(
+        default="",
+        metadata={"help": "Options for every distillation run, after the student's recipe, e.g. '--augment 4 --alpha 0.3'."},
+    )
     resume: bool = field(
         default=False,
         metadata={
@@ -104,6 +115,8 @@ class CompareArguments:
             raise UsageError(f"--models {self.models!r}: an empty list; valid: {', '.join(ARCHITECTURES)}")
         check_choices("--models", self.model_names, list(ARCHITECTURES))
         check_at_least("--num_processes", self.num_processes, 1)
+        if self.distill is not None:
+            check_choices("--distill", self.distill_names, list(ARCHITECTURES))
         check_fraction("--train_fraction", self.train_fraction, whole_allowed=True)
         if self.embeddings is not None and not Path(self.embeddings).is_file():
             raise UsageError(f"--embeddings {self.embeddings!r}: no such word-vector file")
@@ -115,6 +128,10 @@ class CompareArguments:
     @property
     def model_names(self) -> list[str]:
         return comma_list(self.models)
+
+    @property
+    def distill_names(self) -> list[str]:
+        return comma_list(self.distill)
 
     @property
     def variants(self) -> list[str]:

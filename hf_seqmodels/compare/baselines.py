@@ -3,30 +3,19 @@
 import time
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 from transformers import EvalPrediction
 
 from ..metrics import compute_metrics
-
-
-def tfidf() -> TfidfVectorizer:
-    """The vectorizer of every TF-IDF pipeline here: the settings of the reference figures in the data set's README."""
-    return TfidfVectorizer(sublinear_tf=True, max_df=0.5, min_df=2)
+from ..training.tfidf import describe, tfidf
 
 
 BASELINES = {
     "TF-IDF + LinearSVC": lambda: make_pipeline(tfidf(), LinearSVC(C=1.0)),
     "TF-IDF + ComplementNB": lambda: make_pipeline(tfidf(), ComplementNB(alpha=0.1)),
 }
-
-
-def describe(pipeline) -> str:
-    """A scikit-learn pipeline as scikit-learn prints it (every step, settings that differ from its defaults),
-    on one line: what results.json records of how a pipeline was made."""
-    return " ".join(repr(pipeline).split())
 
 
 def baseline_descriptions() -> dict[str, str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .. import machine, training
 from ..errors import UsageError
-from . import ensembles
+from . import distillation, ensembles
 from .arguments import CompareArguments, parse_args, training_argv
 from .baselines import BASELINES, baseline_descriptions, run_baseline
 from .report import render_report, write_plots
@@ -35,6 +35,8 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
         for architecture in args.model_names
         for variant in args.variants
     }
+    if args.distill_names:  # the distillation options too are checked before anything trains
+        distillation.check_options(args, extra)
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
 
@@ -51,6 +53,9 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
     # Ensembles of the models just trained (or read back), scored by running their saved folders.
     rows += ensembles.compare_rows([row for row in rows if row["kind"] == "model"], splits, output_dir)
 
+    # One model of each --distill architecture trained on the probabilities of the ensemble best on validation.
+    rows += distillation.distilled_rows(args, rows, extra)
+
     results = {
         "protocol": args.protocol,
         "remove": args.remove,
@@ -64,7 +69,7 @@ def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
             "compare": asdict(args),
             "extra_training_arguments": list(extra),
             "baselines": baseline_descriptions(),
-            "models": {row["name"]: row["settings"] for row in rows if row["kind"] == "model"},
+            "models": {row["name"]: row["settings"] for row in rows if row["kind"] in ("model", distillation.DISTILLED)},
             "ensemble_member": {ensembles.TFIDF_MEMBER: ensembles.TFIDF_MEMBER_SETTINGS},
         },
     }

@@ -8,8 +8,6 @@ import time
 
 import datasets
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
 from transformers import AutoConfig, EvalPrediction
 
 from ..errors import UsageError
@@ -18,19 +16,11 @@ from ..serving.ensemble import mean_probabilities
 from ..serving.loading import load_classifier
 from ..training.evaluation import split_probabilities
 from ..training.outputs import read_saved_predictions
-from .baselines import describe, tfidf
+from ..training.tfidf import TFIDF_LOGISTIC_REGRESSION_SETTINGS, tfidf_logistic_regression
 
-# The one classic member: the TF-IDF baselines' vectorizer with a classifier that gives probabilities
-# (LinearSVC gives none, and ComplementNB's are far from calibrated). C=20 regularizes weakly: many of
-# the telling words are rare, and need large weights.
+# The one classic member: the TF-IDF baselines' vectorizer with a classifier that gives probabilities.
 TFIDF_MEMBER = "TF-IDF + LogisticRegression"
-
-
-def tfidf_logistic_regression():
-    return make_pipeline(tfidf(), LogisticRegression(C=20, max_iter=1000))
-
-
-TFIDF_MEMBER_SETTINGS = describe(tfidf_logistic_regression())
+TFIDF_MEMBER_SETTINGS = TFIDF_LOGISTIC_REGRESSION_SETTINGS
 
 
 def compare_rows(model_rows: list[dict], splits: datasets.DatasetDict, output_dir, batch_size: int = 128) -> list[dict]:

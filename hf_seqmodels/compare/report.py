@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..metrics import plot_confusion_matrix
-from . import ensembles, transfer
+from . import distillation, ensembles, transfer
 
 
 def write_plots(results: dict, output_dir: Path, label_names: list[str]) -> None:
@@ -28,7 +28,7 @@ def validation_accuracy_figure(rows: list[dict]) -> Figure:
     figure = Figure(figsize=(12, 4.5), layout="constrained")
     by_epoch, by_time = figure.subplots(1, 2, sharey=True)
     for row in rows:
-        if row["kind"] == "model":
+        if row["kind"] in ("model", distillation.DISTILLED):
             epochs = [entry["epoch"] for entry in row["history"]]
             # A pretrained start's curve begins where its pretraining ended.
             seconds = [entry["elapsed_seconds"] + row.get("pretrain_seconds", 0) for entry in row["history"]]
@@ -53,7 +53,7 @@ def accuracy_vs_training_time_figure(rows: list[dict]) -> Figure:
     figure = Figure(figsize=(7, 5), layout="constrained")
     axes = figure.subplots()
     for row in rows:
-        marker = {"baseline": "s", "ensemble": "D"}.get(row["kind"], "o")
+        marker = {"baseline": "s", "ensemble": "D", distillation.DISTILLED: "*"}.get(row["kind"], "o")
         axes.scatter(row["train_seconds"], row["test_accuracy"], marker=marker, s=60)
     axes.set_xscale("log")
     axes.margins(x=0.08, y=0.1)
@@ -113,7 +113,9 @@ def render_report(results: dict) -> str:
     lines += run_notes(rows)
     lines += transfer.report_section(results)
     lines += ensembles.report_notes(rows)
-    lines += ["", "## What the numbers say", "", *summary_sentences(rows), *ensembles.summary_sentences(rows), ""]
+    lines += distillation.report_notes(rows)
+    lines += ["", "## What the numbers say", "", *summary_sentences(rows), *ensembles.summary_sentences(rows)]
+    lines += [*distillation.summary_sentences(rows), ""]
     lines += [
         "## Files",
         "",
@@ -122,7 +124,8 @@ def render_report(results: dict) -> str:
         "validation accuracy as gray reference lines.",
         "- `accuracy_vs_training_time.png`: test accuracy against training time (pretraining included), baselines included.",
         "- `confusion_matrix_best.png`: the test confusion matrix of the most accurate model.",
-        "- `<architecture>/`: each trained model (loads with `AutoModelForSequenceClassification`), with its card.",
+        "- `<architecture>/`: each trained model (loads with `AutoModelForSequenceClassification`), with its card; "
+        "`<architecture>-distilled/` a distilled one.",
         "",
     ]
     return "\n".join(lines)

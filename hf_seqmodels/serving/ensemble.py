@@ -22,15 +22,15 @@ from .prediction import check_texts, class_probabilities, label_answers, resolve
 # --------------------------------------------------------------------------- several folders as one
 
 
-def check_weights(weights: list[float] | None, count: int) -> list[float]:
+def check_weights(weights: list[float] | None, count: int, option: str = "--weights") -> list[float]:
     """One weight per folder, none negative, not all zero; `None` weighs every folder alike."""
     if weights is None:
         return [1.0] * count
     text = ",".join(f"{weight:g}" for weight in weights)
     if len(weights) != count:
-        raise UsageError(f"--weights {text}: {len(weights)} weights for {count} model folders; give one per folder")
+        raise UsageError(f"{option} {text}: {len(weights)} weights for {count} model folders; give one per folder")
     if any(not math.isfinite(weight) or weight < 0 for weight in weights) or not any(weights):
-        raise UsageError(f"--weights {text}: weights must be finite and ≥ 0, and at least one > 0")
+        raise UsageError(f"{option} {text}: weights must be finite and ≥ 0, and at least one > 0")
     return [float(weight) for weight in weights]
 
 

@@ -62,25 +62,36 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: S
 
     # Train
     train_metrics = fit(trainer, checkpoint)
-    history = epoch_history(trainer.state.log_history)  # the evaluations during training, not the ones after
 
-    # Predict validation and test with the best model: the metrics, and the probabilities saved for ensembles.
-    # predict() on validation is evaluate() that also returns the logits (it neither logs nor calls callbacks);
-    # "epoch" is what evaluate() would add to its metrics when it logs them.
+    # Predict validation and test with the best model; save outputs and the model card; push
+    summary = score_and_save(
+        trainer, train_metrics, tokenized, raw, (model_args, data_args, training_args), resumed_from_step,
+        embeddings=embeddings, start=start,
+    )  # fmt: skip
+    publish(trainer, commit_message=f"{summary['architecture']} trained on {data_args.source}")
+    return summary
+
+
+def score_and_save(trainer, train_metrics, tokenized, raw, arguments, resumed_from_step, **summary_extras) -> dict:
+    """After training: validation and test predicted with the best model (the metrics, and the probabilities
+    saved for ensembles), the run's outputs and summary written, the model card set; the summary.
+
+    predict() on validation is evaluate() that also returns the logits (it neither logs nor calls callbacks);
+    "epoch" is what evaluate() would add to its metrics when it logs them. `summary_extras` (`embeddings`, `start`,
+    `distillation`) join the summary and the card.
+    """
+    model_args, data_args, training_args = arguments
+    history = epoch_history(trainer.state.log_history)  # the evaluations during training, not the ones after
     validation = trainer.predict(tokenized["validation"], metric_key_prefix="eval")
     eval_metrics = {**validation.metrics, "epoch": trainer.state.epoch}
     trainer.save_metrics("eval", eval_metrics)
     test = trainer.predict(tokenized["test"], metric_key_prefix="test")
     trainer.save_metrics("test", test.metrics)
-
-    # Save outputs and the model card; push
-    summary = training_summary(
-        trainer, train_metrics, history, eval_metrics, test.metrics, resumed_from_step, embeddings=embeddings, start=start
-    )
+    summary = training_summary(trainer, train_metrics, history, eval_metrics, test.metrics, resumed_from_step, **summary_extras)
+    label_names = raw["train"].features["label"].names
     if trainer.is_world_process_zero():
         write_run_outputs(Path(training_args.output_dir), validation, test, label_names, data_args, summary)
-    trainer.model_card = build_model_card(summary, model, tokenizer, raw, model_args, data_args, training_args)
-    publish(trainer, commit_message=f"{summary['architecture']} trained on {data_args.source}")
+    trainer.model_card = build_model_card(summary, trainer.model, trainer.processing_class, raw, model_args, data_args, training_args)
     return summary
 
 

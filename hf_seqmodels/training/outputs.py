@@ -33,12 +33,14 @@ def training_summary(
     resumed_from_step: int,
     embeddings: dict | None = None,
     start: dict | None = None,
+    distillation: dict | None = None,
 ) -> dict:
     """`architecture`, `output_dir`, `num_parameters`, `epochs`, `global_step`, `resumed_from_step`,
     `best_checkpoint`, `train_runtime`, `train_samples_per_second`, `inference_samples_per_second`,
     `validation` and `test` (`loss` / `accuracy` / `macro_f1`), `history` (`epoch_history`),
     `embeddings` (`building.apply_word_vectors`' record of the word-vector file, None without one) and
-    `start` (`building.describe_start`: the folder it was fine-tuned from, None from scratch)."""
+    `start` (`building.describe_start`: the folder it was fine-tuned from, None from scratch) and `distillation`
+    (`distillation.distill`'s record of the teachers and the transfer set, None for a model trained on labels alone)."""
     return {
         "architecture": architecture_name(trainer.model.config),
         "output_dir": trainer.args.output_dir,
@@ -55,6 +57,7 @@ def training_summary(
         "history": history,
         "embeddings": embeddings,
         "start": start,
+        "distillation": distillation,
     }
 
 

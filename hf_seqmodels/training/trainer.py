@@ -14,12 +14,15 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import PredictionOutput
 
 
-def build_trainer(model, training_args, tokenized, tokenizer, data_collator, compute_metrics=None) -> "SeqModelsTrainer":
-    """A trainer on the `train` split, evaluating on `validation`, stopping early if the arguments ask to."""
+def build_trainer(
+    model, training_args, tokenized, tokenizer, data_collator, compute_metrics=None, trainer_class=None, **trainer_kwargs
+) -> "SeqModelsTrainer":
+    """A trainer (`trainer_class`, by default `SeqModelsTrainer`, given `trainer_kwargs`) on the `train` split,
+    evaluating on `validation`, stopping early if the arguments ask to."""
     callbacks = []
     if training_args.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience))
-    return SeqModelsTrainer(
+    return (trainer_class or SeqModelsTrainer)(
         model=model,
         args=training_args,
         train_dataset=tokenized["train"],
@@ -28,6 +31,7 @@ def build_trainer(model, training_args, tokenized, tokenizer, data_collator, com
         data_collator=data_collator,
         compute_metrics=compute_metrics,
         callbacks=callbacks,
+        **trainer_kwargs,
     )
 
 

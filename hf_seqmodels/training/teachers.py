@@ -1,0 +1,193 @@
+"""The teachers of a distillation and their answers on the transfer set.
+
+A teacher is any classifier a user holds (`serving.open_classifier`: this package's folders, exported ONNX
+folders, any transformers sequence classifier, each reading with its own tokenizer), or `tfidf`: a TF-IDF +
+LogisticRegression fitted here on the labelled posts. Each teacher labels the transfer set and the validation
+split once; its log-probabilities are kept in the output folder (`TEACHER_CACHE`), so that a resumed or
+repeated run, or one at another temperature or weighting, labels nothing again.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from ..errors import UsageError
+from ..serving.loading import open_classifier
+from .tfidf import TFIDF_LOGISTIC_REGRESSION_SETTINGS as TFIDF_TEACHER_SETTINGS, tfidf_logistic_regression
+
+logger = logging.getLogger(__name__)
+
+# `--teacher tfidf`: the TF-IDF + LogisticRegression member of the comparison's ensembles, fitted on the labelled posts.
+TFIDF_TEACHER = "tfidf"
+TEACHER_CACHE = "teacher_log_probabilities.npz"
+# Folds of the TF-IDF teacher's answers on the posts it is fitted on: a model that has seen a post is sure of its
+# gold label, and its view of that post would teach nothing the label does not.
+TFIDF_FOLDS = 5
+
+
+@dataclass
+class TeacherAnswers:
+    name: str  # the folder as given, or "tfidf"
+    transfer: np.ndarray  # (transfer texts, classes) log-probabilities
+    validation: np.ndarray  # (validation posts, classes) log-probabilities
+    seconds: float  # fitting (tfidf) and labelling both sets; 0.0 when read from the cache
+
+
+def check_teachers(teachers: list[str]) -> None:
+    """Each teacher is `tfidf` or an existing folder (or, for a name that is not a local path, a Hub repo)."""
+    if not teachers:
+        raise UsageError(f"--teacher: give one or more classifier folders, or {TFIDF_TEACHER}")
+    if teachers.count(TFIDF_TEACHER) > 1:
+        raise UsageError(f"--teacher {' '.join(teachers)}: {TFIDF_TEACHER} is named more than once")
+    for teacher in teachers:
+        if teacher != TFIDF_TEACHER and (os.sep in teacher or teacher.startswith(".")) and not Path(teacher).is_dir():
+            raise UsageError(f"--teacher {teacher!r}: no such folder; give a classifier folder, a Hub repo or {TFIDF_TEACHER}")
+
+
+def teacher_answers(
+    teachers: list[str],
+    label_names: list[str],
+    transfer_texts: list[str],
+    labelled: tuple[list[str], list[int]],
+    validation_texts: list[str],
+    cache_dir: Path,
+    device="cpu",
+    batch_size: int = 128,
+    seed: int = 42,
+) -> list[TeacherAnswers]:
+    """Every teacher's log-probabilities on `transfer_texts` and `validation_texts`, from the cache in `cache_dir`
+    where it holds them for these very texts and this very teacher, else computed (and added to the cache).
+
+    `labelled` (texts, labels) is what the TF-IDF teacher is fitted on; its answers on those very texts (which the
+    transfer set starts with) are out-of-fold. A folder whose labels differ from `label_names` is refused.
+    """
+    cache_path = cache_dir / TEACHER_CACHE
+    cached = _read_cache(cache_path)
+    answers = []
+    for teacher in teachers:
+        key = _fingerprint(teacher, transfer_texts, validation_texts, labelled, seed)
+        if f"{key}/transfer" in cached:
+            logger.info("teacher %s: answers read from %s", teacher, cache_path)
+            answers.append(TeacherAnswers(teacher, cached[f"{key}/transfer"], cached[f"{key}/validation"], 0.0))
+            continue
+        started = time.perf_counter()
+        if teacher == TFIDF_TEACHER:
+            transfer, validation = _tfidf_answers(label_names, transfer_texts, labelled, validation_texts, seed)
+        else:
+            transfer, validation = _folder_answers(teacher, label_names, transfer_texts, validation_texts, device, batch_size)
+        answers.append(TeacherAnswers(teacher, transfer, validation, time.perf_counter() - started))
+        cached[f"{key}/transfer"], cached[f"{key}/validation"] = transfer, validation
+        _write_cache(cache_path, cached)
+    return answers
+
+
+def soft_targets(answers: list[TeacherAnswers], weights: list[float], temperature: float, split: str = "transfer") -> np.ndarray:
+    """The teachers' weighted mean of softmax(log-probabilities / T): what the student learns to match at T."""
+    total = 0.0
+    for answer, weight in zip(answers, weights):
+        total = total + weight * torch.softmax(torch.from_numpy(getattr(answer, split)).double() / temperature, -1).numpy()
+    return (total / sum(weights)).astype(np.float32)
+
+
+def _folder_answers(folder, label_names, transfer_texts, validation_texts, device, batch_size):
+    classifier = open_classifier(folder, device)
+    names = [classifier.id2label[index] for index in range(len(classifier.id2label))]
+    if names != label_names:
+        where = next((i for i, (a, b) in enumerate(zip(names, label_names)) if a != b), min(len(names), len(label_names)))
+        raise UsageError(
+            f"--teacher {folder!r}: its labels differ from the data's (label {where}: {_label_at(names, where)} there, "
+            f"{_label_at(label_names, where)} in the data); a teacher needs the data's labels in the same order"
+        )
+    return tuple(_log_probabilities(classifier, texts, batch_size) for texts in (transfer_texts, validation_texts))
+
+
+def _log_probabilities(classifier, texts: list[str], batch_size: int) -> np.ndarray:
+    # Shortest first: each batch is padded to its longest text, so similar lengths waste little work; answered in order.
+    order = np.argsort([len(text) for text in texts], kind="stable")
+    logits = classifier.logits([texts[index] for index in order], batch_size)
+    answers = np.empty_like(logits, dtype=np.float32)
+    answers[order] = torch.log_softmax(torch.from_numpy(np.asarray(logits, dtype=np.float32)), -1).numpy()
+    return answers
+
+
+def _tfidf_answers(label_names, transfer_texts, labelled, validation_texts, seed):
+    texts, labels = labelled
+    labels = np.asarray(labels)
+    pipeline = tfidf_logistic_regression()
+    classes = np.arange(len(label_names))
+    smallest = np.bincount(labels, minlength=len(label_names)).min()
+    folds = min(TFIDF_FOLDS, int(smallest))
+    pipeline.fit(texts, labels)
+    transfer = _tfidf_probabilities(pipeline, transfer_texts, classes)
+    if folds >= 2:  # out-of-fold answers on the posts it is fitted on (a class with one post cannot be folded)
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        out_of_fold = cross_val_predict(tfidf_logistic_regression(), texts, labels, cv=splitter, method="predict_proba")
+        transfer[: len(texts)] = out_of_fold
+    validation = _tfidf_probabilities(pipeline, validation_texts, classes)
+    return (np.log(np.clip(array, 1e-12, None)).astype(np.float32) for array in (transfer, validation))
+
+
+def _tfidf_probabilities(pipeline, texts, classes) -> np.ndarray:
+    # predict_proba's columns are the classes seen in fitting; place them in the data's columns.
+    probabilities = np.zeros((len(texts), len(classes)))
+    probabilities[:, pipeline[-1].classes_] = pipeline.predict_proba(texts)
+    return probabilities
+
+
+def teacher_settings(teacher: str) -> dict:
+    """What a teacher is, for the run's record and the model card."""
+    if teacher == TFIDF_TEACHER:
+        return {"teacher": teacher, "pipeline": TFIDF_TEACHER_SETTINGS, "fitted_on": "the labelled posts (out-of-fold on them)"}
+    return {"teacher": teacher}
+
+
+def _fingerprint(teacher: str, transfer_texts, validation_texts, labelled, seed: int) -> str:
+    """Which teacher answered which texts: the folder's weights (their size and time), or the TF-IDF teacher's
+    fitting data; and every text, in order."""
+    digest = hashlib.sha256()
+    if teacher == TFIDF_TEACHER:
+        digest.update(json.dumps([TFIDF_TEACHER, TFIDF_TEACHER_SETTINGS, list(map(int, labelled[1])), seed]).encode())
+        for text in labelled[0]:
+            digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+    else:
+        digest.update(os.path.abspath(teacher).encode("utf-8", "surrogatepass"))
+        for name in ("model.safetensors", "model.onnx", "config.json"):
+            path = Path(teacher, name)
+            if path.is_file():
+                stat = path.stat()
+                digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    for split in (transfer_texts, validation_texts):
+        digest.update(b"\1")
+        for text in split:
+            digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()[:32]
+
+
+def _read_cache(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        with np.load(path) as saved:
+            return {key: saved[key] for key in saved.files}
+    except (OSError, ValueError, EOFError):  # a damaged cache is recomputed, never trusted
+        logger.warning("%s is unreadable; the teachers label the transfer set again", path)
+        return {}
+
+
+def _write_cache(path: Path, arrays: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial.npz")
+    np.savez(partial, **arrays)
+    os.replace(partial, path)  # a run killed while writing leaves the previous cache whole
+
+
+def _label_at(names: list[str], index: int) -> str:
+    return repr(names[index]) if index < len(names) else "(none)"
