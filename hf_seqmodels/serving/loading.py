@@ -32,7 +32,7 @@ def check_vocabulary(tokenizer, config, path: str) -> None:
         )
 
 
-def check_classifier(config, path: str) -> None:
+def check_classifier(config, path: str, option: str = "MODEL_DIR") -> None:
     """Refuse a folder saved as another kind of model (a masked-LM folder from `hf-seqmodels pretrain`).
 
     `AutoModelForSequenceClassification` would load its encoder under a random 2-label head and answer at
@@ -42,22 +42,22 @@ def check_classifier(config, path: str) -> None:
     if saved_as and not any(name.endswith("ForSequenceClassification") for name in saved_as):
         kind = "a masked language model" if any(name.endswith("ForMaskedLM") for name in saved_as) else "a model"
         raise UsageError(
-            f"MODEL_DIR {path!r} holds {kind} ({', '.join(saved_as)}), not a text classifier: it has no trained "
+            f"{option} {path!r} holds {kind} ({', '.join(saved_as)}), not a text classifier: it has no trained "
             f"classification head; fine-tune it first with `hf-seqmodels train --model_name_or_path {path}`"
         )
 
 
-def load_classifier(model_dir: str):
+def load_classifier(model_dir: str, option: str = "MODEL_DIR"):
     """(tokenizer, model in eval mode) from a saved PyTorch folder or Hub repo, through the Auto classes: this
     package's models and any transformers sequence classifier alike.
 
     Weights are read from safetensors only (`use_safetensors=True`): a `pytorch_model.bin` is a pickle,
     and a folder someone else wrote must not be able to run code when it is loaded. A folder saved as
-    another kind of model (`check_classifier`) is refused.
+    another kind of model (`check_classifier`) is refused. Errors name the folder as `option` (the command's).
     """
-    with loading_errors("MODEL_DIR", model_dir):
+    with loading_errors(option, model_dir):
         config = AutoConfig.from_pretrained(model_dir)
-        check_classifier(config, model_dir)
+        check_classifier(config, model_dir, option)
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         check_vocabulary(tokenizer, config, model_dir)
         model = AutoModelForSequenceClassification.from_pretrained(model_dir, config=config, use_safetensors=True)
@@ -70,7 +70,7 @@ def is_exported(model_dir: str) -> bool:
 
 
 @contextmanager
-def onnx_runtime(model_dir: str):
+def onnx_runtime(model_dir: str, option: str = "MODEL_DIR"):
     """`hf_seqmodels.serving.onnx_inference` for an exported folder, its errors turned into one `UsageError` line.
 
     Imported only here: onnxruntime is an optional extra, and a PyTorch folder must not need it.
@@ -79,12 +79,12 @@ def onnx_runtime(model_dir: str):
         from . import onnx_inference
     except ImportError as error:
         raise UsageError(
-            f"MODEL_DIR {model_dir!r} holds model.onnx; running it needs `pip install hf_seqmodels[onnx]` ({error})"
+            f"{option} {model_dir!r} holds model.onnx; running it needs `pip install hf_seqmodels[onnx]` ({error})"
         ) from None
     try:
         yield onnx_inference
     except onnx_inference.ExportedModelError as error:
-        raise UsageError(f"MODEL_DIR {error}") from None
+        raise UsageError(f"{option} {error}") from None
 
 
 class TorchClassifier:
@@ -115,21 +115,22 @@ class OnnxClassifier:
     """An exported folder's `ExportedClassifier`, its errors (a text longer than the model's positions) turned
     into one `UsageError` line as the loading's are."""
 
-    def __init__(self, model_dir: str):
-        self.model_dir = model_dir
-        with onnx_runtime(model_dir) as runtime:
+    def __init__(self, model_dir: str, option: str = "MODEL_DIR"):
+        self.model_dir, self.option = model_dir, option
+        with onnx_runtime(model_dir, option) as runtime:
             self.classifier = runtime.ExportedClassifier(model_dir)
         self.id2label = self.classifier.id2label
 
     def logits(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        with onnx_runtime(self.model_dir):
+        with onnx_runtime(self.model_dir, self.option):
             return self.classifier.logits(texts, batch_size)
 
 
-def open_classifier(model_dir: str, device: torch.device | str = "cpu"):
+def open_classifier(model_dir: str, device: torch.device | str = "cpu", option: str = "MODEL_DIR"):
     """Any classifier folder a user holds, as an object with `id2label` and `logits(texts, batch_size)`: an
-    exported folder through ONNX Runtime (on the CPU), any other through `load_classifier`, on `device`."""
+    exported folder through ONNX Runtime (on the CPU), any other through `load_classifier`, on `device`. Errors
+    name the folder as `option`."""
     if is_exported(model_dir):
-        return OnnxClassifier(model_dir)
-    tokenizer, model = load_classifier(model_dir)
+        return OnnxClassifier(model_dir, option)
+    tokenizer, model = load_classifier(model_dir, option)
     return TorchClassifier(tokenizer, model.to(device))

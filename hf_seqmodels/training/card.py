@@ -59,7 +59,7 @@ the confusion matrix in `confusion_matrix_test.png`.
 
 - Data: {_data_description(data_args, raw)}
 - Model: `{type(config).__name__}` {json.dumps(_own_config(config))}
-- Embeddings: {_embeddings_description(summary.get("embeddings"), summary.get("start"), model)}
+- Embeddings: {_embeddings_description(summary.get("embeddings"), summary.get("start"), model)}{_distillation_description(summary.get("distillation"))}
 - Trained {summary['epochs']:g} epochs ({summary['global_step']} steps) in {summary['train_runtime']:.0f} s,
   {summary['train_samples_per_second']:.1f} training and {summary['inference_samples_per_second']:.1f}
   inference examples per second.
@@ -318,6 +318,24 @@ def _embeddings_description(embeddings: dict | None, start: dict | None = None, 
         f"started from the word vectors of `{Path(embeddings['path']).name}`, which held "
         f"{embeddings['found_count']:,} of the vocabulary's {embeddings['word_count']:,} words "
         f"({embeddings['found_fraction']:.1%}); the others started at random. All were trained further."
+    )
+
+
+def _distillation_description(record: dict | None) -> str:
+    """The teachers (each one's validation accuracy), the transfer set and the loss of a distilled model."""
+    if record is None:
+        return ""
+    teachers = "; ".join(
+        f"`{entry['teacher']}` (validation accuracy {entry['validation_accuracy']:.4f}, weight {entry['weight']:g})"
+        for entry in record["teachers"]
+    )
+    transfer = record["transfer_set"]
+    return (
+        f"\n- Distilled from: {teachers}; their mean: validation accuracy {record['teacher_validation_accuracy']:.4f}."
+        f"\n  Transfer set: {transfer['texts']:,} texts ({transfer['labelled']:,} labelled posts, {transfer['unlabelled']:,} "
+        f"unlabelled texts, {transfer['augmented']:,} altered copies labelled by the teachers alone). Loss: "
+        f"{record['alpha']:g} × cross-entropy on the gold labels + {1 - record['alpha']:g} × T² × KL(teachers ‖ student) "
+        f"at T = {record['temperature']:g}."
     )
 
 

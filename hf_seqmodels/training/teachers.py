@@ -98,7 +98,7 @@ def soft_targets(answers: list[TeacherAnswers], weights: list[float], temperatur
 
 
 def _folder_answers(folder, label_names, transfer_texts, validation_texts, device, batch_size):
-    classifier = open_classifier(folder, device)
+    classifier = open_classifier(folder, device, option="--teacher")
     names = [classifier.id2label[index] for index in range(len(classifier.id2label))]
     if names != label_names:
         where = next((i for i, (a, b) in enumerate(zip(names, label_names)) if a != b), min(len(names), len(label_names)))

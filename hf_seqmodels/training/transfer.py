@@ -60,6 +60,8 @@ def read_unlabelled_file(path: str, text_column: str) -> list[str]:
         raw, sources = read_raw_splits(path, None, None, None, None, label_column=None)
         dataset = select_text_and_label(raw["train"], text_column, None, sources["train"])
     except (ValueError, FileNotFoundError) as error:
+        if "corresponds to no data" in str(error):  # datasets' words for a file with a header and no rows
+            raise UsageError(f"--unlabelled_file {path!r}: holds no text (no rows)") from error
         raise UsageError(f"--unlabelled_file {error}") from error
     texts = [text for text in dataset["text"] if text.strip()]
     if not texts:
