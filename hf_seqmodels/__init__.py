@@ -5,7 +5,8 @@ Importing the package registers the four architectures with `AutoConfig`, `AutoM
 (`Trainer`, `datasets`, scikit-learn) are imported on first use, as transformers imports its own, so
 that loading a model or `hf-seqmodels predict` does not pay for them. `predict(model_dir, texts)` labels
 texts with a saved folder; `train(*parse_args([...]))` trains one model the way `hf-seqmodels train` does;
-`pretrain(*parse_pretraining_args([...]))` pretrains one the way `hf-seqmodels pretrain` does.
+`pretrain(*parse_pretraining_args([...]))` pretrains one the way `hf-seqmodels pretrain` does;
+`distill(*parse_distillation_args([...]))` distills teachers into one the way `hf-seqmodels distill` does.
 
 Two layers (README.md, "Layers"): the library (`models`, `tokenization`, `vectors`, `data`, `metrics`,
 `options`, `validation`, `errors`, `serving`) imports nothing from the applications above it (`training`,
@@ -54,6 +55,8 @@ _LAZY_NAMES = {
     "train": ".training",
     "parse_pretraining_args": ".training",
     "pretrain": ".training",
+    "parse_distillation_args": ".training.distillation",
+    "distill": ".training.distillation",
 }
 
 __version__ = "0.1.0"
@@ -94,6 +97,8 @@ __all__ = [
     "train",
     "parse_pretraining_args",
     "pretrain",
+    "parse_distillation_args",
+    "distill",
 ]
 
 

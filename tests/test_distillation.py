@@ -363,3 +363,46 @@ def test_a_killed_run_resumes_without_labelling_again(capsys, tmp_path, topics_c
     resumed = json.loads((tmp_path / "out" / "training_summary.json").read_text())
     assert resumed["resumed_from_step"] > 0 and resumed["epochs"] == 2
     assert resumed["distillation"]["labelling_seconds"] == 0.0  # read back, not labelled again
+
+
+# --------------------------------------------------------------------------- compare --distill
+
+
+@pytest.mark.parametrize(
+    "options, words",
+    [
+        (["--distill", "bert"], ["--distill", "bert", "gru"]),
+        (["--distill", "gru", "--distill_options", "--alpha 2"], ["--alpha", "[0, 1]"]),
+    ],
+)
+def test_compare_names_bad_distillation_options_before_anything_trains(options, words, capsys, tmp_path):
+    code, _, err = run_command(capsys, "compare", "--quick", *options, "--output_dir", tmp_path / "cmp")
+    assert_refused(code, err, "compare", words)
+    assert not (tmp_path / "cmp").exists()
+
+
+@pytest.mark.slow
+def test_compare_distills_the_ensemble_best_on_validation(newsgroups_home, tmp_path, capsys):
+    code, _, err = run_command(
+        capsys, "compare", "--quick", "--models", "gru,lstm", "--distill", "gru", "--output_dir", tmp_path / "cmp",
+        "--distill_options", "--augment 1",
+    )  # fmt: skip
+    assert code == 0, err
+    results = json.loads((tmp_path / "cmp" / "results.json").read_text())
+    rows = {row["name"]: row for row in results["rows"]}
+    (student,) = [row for row in results["rows"] if row["kind"] == "distilled"]
+    teacher = rows[student["teacher"]]
+    assert teacher["kind"] == "ensemble" and student["name"] == "GRU distilled from " + " + ".join(teacher["members"])
+    # Its teachers are the ensemble's members: their folders, and tfidf for the TF-IDF member.
+    folders = {row["name"]: row["output_dir"] for row in results["rows"] if row["kind"] == "model"}
+    taught_by = [entry["teacher"] for entry in student["distillation"]["teachers"]]
+    assert taught_by == [folders.get(name, "tfidf") for name in teacher["members"]]
+    assert student["distillation"]["transfer_set"] == {"texts": 2400, "labelled": 1200, "unlabelled": 0, "augmented": 1200}
+    # Its time counts the teachers' training and labelling; its inference speed is the student's own.
+    summary = json.loads((tmp_path / "cmp" / "gru-distilled" / "training_summary.json").read_text())
+    assert student["train_seconds"] >= summary["train_runtime"] + teacher["train_seconds"] - 0.1
+    assert student["inference_samples_per_second"] == round(summary["inference_samples_per_second"], 1)
+    assert student["test_accuracy"] == summary["test"]["accuracy"]
+    report = (tmp_path / "cmp" / "report.md").read_text()
+    assert f"| {student['name']} | {student['test_accuracy']:.4f} |" in report and "Distilled rows" in report
+    assert AutoModelForSequenceClassification.from_pretrained(tmp_path / "cmp" / "gru-distilled").num_labels == 20

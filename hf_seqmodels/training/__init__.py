@@ -11,9 +11,14 @@ TF-IDF tokenizer -> `Trainer` -> a folder ready for the Hub; masked-LM pretraini
     evaluation.py   evaluate_folder(), evaluate_ensemble(): saved folders scored on one split (hf-seqmodels evaluate)
     jobs.py         train(), reading top to bottom like transformers' run_classification.py
     pretraining.py  pretrain(): a masked language model on unlabelled text, like transformers' run_mlm.py
+    distillation.py distill(): one student trained on teachers' probabilities (the loss, its Trainer, the job)
+    teachers.py     the teachers (any classifier folder, tfidf) and their answers on the transfer set, cached
+    transfer.py     the transfer set: labelled posts, unlabelled text, augmented copies
+    tfidf.py        the TF-IDF pipelines (the baselines' vectorizer; TF-IDF + LogisticRegression)
 
 `hf-seqmodels train` and `scripts/train.py` are `parse_args()` + `train()`; `hf-seqmodels pretrain` and
-`scripts/pretrain.py` are `parse_pretraining_args()` + `pretrain()`. Loading a folder to predict with,
+`scripts/pretrain.py` are `parse_pretraining_args()` + `pretrain()`; `hf-seqmodels distill` and
+`scripts/distill.py` are `distillation.parse_distillation_args()` + `distillation.distill()`. Loading a folder to predict with,
 ensembles and export are the library's (`hf_seqmodels.serving`), which imports nothing from here.
 """
 
