@@ -253,3 +253,25 @@ def test_accelerate_config_files_are_valid(name, monkeypatch):
         plugin = DeepSpeedPlugin()
         assert plugin.zero_stage == 2 and plugin.gradient_accumulation_steps == 1
         assert os.environ["ACCELERATE_MIXED_PRECISION"] == "bf16"
+
+
+def test_distillation_over_two_processes_matches_one(newsgroups_home, tmp_path):
+    """`distill` under `accelerate launch`: the teachers label once (in the main process, sent to the other), and
+    2 processes x 4 texts take the steps of 1 x 8, unlabelled and augmented texts mixed in (num_items_in_batch)."""
+    distill_args = ["--teacher", "tfidf", "--train_fraction", "0.5", "--augment", "1"]
+    runs = {}
+    for name, launcher, batch_size in [("one", [sys.executable], 8), ("two", accelerate_launch(), 4)]:
+        output_dir = tmp_path / name
+        result = subprocess.run(
+            [*launcher, str(REPO_ROOT / "scripts" / "distill.py"), *RUN_ARGS, *distill_args,
+             "--per_device_train_batch_size", str(batch_size), "--output_dir", str(output_dir)],
+            env=worker_env(), capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs[name] = output_dir
+    summaries = {name: json.loads((folder / "training_summary.json").read_text()) for name, folder in runs.items()}
+    assert summaries["two"]["distillation"]["transfer_set"] == summaries["one"]["distillation"]["transfer_set"]
+    assert summaries["one"]["distillation"]["transfer_set"]["unlabelled"] == TRAIN_SAMPLES // 2
+    losses, expected = step_losses(runs["two"]), step_losses(runs["one"])
+    assert len(losses) == len(expected) == STEPS
+    assert max(abs(a - b) for a, b in zip(losses, expected)) <= LOSS_TOLERANCE, (losses, expected)
