@@ -34,14 +34,14 @@ def check_weights(weights: list[float] | None, count: int, option: str = "--weig
     return [float(weight) for weight in weights]
 
 
-def parse_weights(text: str | None) -> list[float] | None:
+def parse_weights(text: str | None, option: str = "--weights") -> list[float] | None:
     """`"1,2,1"` -> [1.0, 2.0, 1.0], for the command line."""
     if text is None:
         return None
     try:
         return [float(part) for part in text.split(",")]
     except ValueError:
-        raise UsageError(f"--weights {text!r}: not a comma-separated list of numbers (e.g. 1,2,1)") from None
+        raise UsageError(f"{option} {text!r}: not a comma-separated list of numbers (e.g. 1,2,1)") from None
 
 
 def load_members(model_dirs: list[str]) -> list[tuple]:

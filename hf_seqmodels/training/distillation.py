@@ -19,8 +19,8 @@ from transformers import DataCollatorWithPadding, set_seed
 
 from ..errors import UsageError
 from ..metrics import compute_metrics
-from ..serving.ensemble import check_weights
 from ..options import check_at_least
+from ..serving.ensemble import check_weights, parse_weights
 from .arguments import DataArguments, ModelArguments, SeqModelsTrainingArguments, parse_command_line
 from .building import apply_word_vectors, build_model, build_tokenizer, describe_start, load_labelled_data, shared, tokenize_splits
 from .checkpoints import checkpoint_step, resolve_checkpoint
@@ -73,7 +73,8 @@ class DistillationArguments:
 
     def __post_init__(self):
         check_teachers(self.teacher)
-        self.weights = check_weights(_parse_weights(self.teacher_weights), len(self.teacher), "--teacher_weights")
+        weights = parse_weights(self.teacher_weights, "--teacher_weights")
+        self.weights = check_weights(weights, len(self.teacher), "--teacher_weights")
         if not 0 <= self.alpha <= 1:
             raise UsageError(f"--alpha must be in [0, 1] (the gold labels' share of the loss), got {self.alpha}")
         if not self.temperature > 0 or self.temperature == float("inf"):
@@ -82,15 +83,6 @@ class DistillationArguments:
         check_at_least("--teacher_batch_size", self.teacher_batch_size, 1)
         if self.unlabelled_file is not None and not Path(self.unlabelled_file).is_file():
             raise UsageError(f"--unlabelled_file {self.unlabelled_file!r}: no such file")
-
-
-def _parse_weights(text: str | None) -> list[float] | None:
-    if text is None:
-        return None
-    try:
-        return [float(part) for part in text.split(",")]
-    except ValueError:
-        raise UsageError(f"--teacher_weights {text!r}: not a comma-separated list of numbers (e.g. 1,2,1)") from None
 
 
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, SeqModelsTrainingArguments, DistillationArguments)
