@@ -56,7 +56,7 @@ def load_members(model_dirs: list[str]) -> list[tuple]:
             where = next((i for i, (a, b) in enumerate(zip(names, first)) if a != b), min(len(names), len(first)))
             raise UsageError(
                 f"MODEL_DIR {model_dir!r}: its labels differ from those of the first folder {model_dirs[0]!r} "
-                f"(label {where}: {_label_at(names, where)} there, {_label_at(first, where)} in the first); "
+                f"(label {where}: {label_at(names, where)} there, {label_at(first, where)} in the first); "
                 "an ensemble's folders need the same labels in the same order"
             )
     return members
@@ -66,7 +66,7 @@ def label_names(model) -> list[str]:
     return [model.config.id2label[index] for index in range(model.config.num_labels)]
 
 
-def _label_at(names: list[str], index: int) -> str:
+def label_at(names: list[str], index: int) -> str:
     return repr(names[index]) if index < len(names) else "(none)"
 
 

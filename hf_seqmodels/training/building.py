@@ -60,12 +60,8 @@ def load_splits(data_args: DataArguments, labelled: bool = True) -> datasets.Dat
 def load_data(data_args: DataArguments) -> datasets.DatasetDict:
     """The `train` / `validation` / `test` splits (`text`, `label: ClassLabel`) that `data_args` describe."""
     splits = load_splits(data_args)
-    train_limit = data_args.max_train_samples
-    if data_args.train_fraction is not None:  # a fraction of the training data as --max_train_samples leaves it
-        available = min(len(splits["train"]), train_limit or len(splits["train"]))
-        train_limit = max(1, round(data_args.train_fraction * available))
     limits = {
-        "train": train_limit,
+        "train": train_sample_size(data_args, len(splits["train"])),
         "validation": data_args.max_eval_samples,
         "test": data_args.max_test_samples,
     }
@@ -92,14 +88,29 @@ def load_labelled_data(data_args: DataArguments, training_args) -> datasets.Data
     return raw
 
 
+def train_sample_size(data_args: DataArguments, available: int) -> int | None:
+    """How many of `available` training examples `--max_train_samples` / `--train_fraction` keep (None: all);
+    a fraction is of the training data as --max_train_samples leaves it."""
+    limit = data_args.max_train_samples
+    if data_args.train_fraction is not None:
+        limit = max(1, round(data_args.train_fraction * min(available, limit or available)))
+    return limit
+
+
 def sample(dataset: datasets.Dataset, limit: int | None, seed: int) -> datasets.Dataset:
     """A seeded sample of `limit` examples in the class proportions of `dataset` (every class, where it can)."""
     if limit is None or limit >= len(dataset):
         return dataset
+    return sample_and_rest(dataset, limit, seed)[0]
+
+
+def sample_and_rest(dataset: datasets.Dataset, limit: int, seed: int) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """`sample`'s sample of `limit` examples, and the examples it leaves out."""
     try:
-        return stratified_split(dataset, seed, train_size=limit)[0]
+        return stratified_split(dataset, seed, train_size=limit)
     except ValueError:  # fewer examples than classes, or a class with one example: cannot stratify
-        return dataset.shuffle(seed=seed).select(range(limit))
+        shuffled = dataset.shuffle(seed=seed)
+        return shuffled.select(range(limit)), shuffled.select(range(limit, len(dataset)))
 
 
 # --------------------------------------------------------------------------- tokenizer

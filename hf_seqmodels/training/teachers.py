@@ -20,6 +20,7 @@ import torch
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from ..errors import UsageError
+from ..serving.ensemble import label_at
 from ..serving.loading import open_classifier
 from .tfidf import TFIDF_LOGISTIC_REGRESSION_SETTINGS as TFIDF_TEACHER_SETTINGS, tfidf_logistic_regression
 
@@ -103,8 +104,8 @@ def _folder_answers(folder, label_names, transfer_texts, validation_texts, devic
     if names != label_names:
         where = next((i for i, (a, b) in enumerate(zip(names, label_names)) if a != b), min(len(names), len(label_names)))
         raise UsageError(
-            f"--teacher {folder!r}: its labels differ from the data's (label {where}: {_label_at(names, where)} there, "
-            f"{_label_at(label_names, where)} in the data); a teacher needs the data's labels in the same order"
+            f"--teacher {folder!r}: its labels differ from the data's (label {where}: {label_at(names, where)} there, "
+            f"{label_at(label_names, where)} in the data); a teacher needs the data's labels in the same order"
         )
     return tuple(_log_probabilities(classifier, texts, batch_size) for texts in (transfer_texts, validation_texts))
 
@@ -188,6 +189,3 @@ def _write_cache(path: Path, arrays: dict) -> None:
     np.savez(partial, **arrays)
     os.replace(partial, path)  # a run killed while writing leaves the previous cache whole
 
-
-def _label_at(names: list[str], index: int) -> str:
-    return repr(names[index]) if index < len(names) else "(none)"

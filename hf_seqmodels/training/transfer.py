@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import datasets
 import numpy as np
 
-from ..data import read_raw_splits, select_text_and_label, stratified_split
+from ..data import read_raw_splits, select_text_and_label
 from ..errors import UsageError
-from .building import load_splits
+from .building import load_splits, sample_and_rest, train_sample_size
 
 # The gold label of a text without one. Trainer counts every label that is not -100 into `num_items_in_batch`,
 # so such texts count as items: their teacher term weighs as much as a labelled post's.
@@ -43,15 +43,12 @@ def unlabelled_remainder(data_args) -> list[str]:
     if data_args.train_fraction is None:
         return []
     whole = load_splits(data_args)["train"]
-    available = min(len(whole), data_args.max_train_samples or len(whole))
-    limit = max(1, round(data_args.train_fraction * available))
+    limit = train_sample_size(data_args, len(whole))
     if limit >= len(whole):
         return []
-    try:
-        rest = stratified_split(whole, data_args.split_seed, train_size=limit)[1]
-    except ValueError:  # as `building.sample` falls back: a class too small to stratify
-        rest = whole.shuffle(seed=data_args.split_seed).select(range(limit, len(whole)))
-    return list(rest.select(range(available - limit))["text"])
+    rest = sample_and_rest(whole, limit, data_args.split_seed)[1]
+    labelled_and_unlabelled = min(len(whole), data_args.max_train_samples or len(whole))
+    return list(rest.select(range(labelled_and_unlabelled - limit))["text"])
 
 
 def read_unlabelled_file(path: str, text_column: str) -> list[str]:
