@@ -90,7 +90,7 @@ def check_text_column(dataset: datasets.Dataset, column: str, source: str) -> da
         raise ValueError(
             f"column {column!r} of {source} holds {feature} values, not text; choose the text column with --text_column"
         )
-    texts = dataset[column]
+    texts = dataset[column][:]  # read whole: iterating a datasets Column formats one row at a time (7x slower)
     missing = [index for index, text in enumerate(texts) if text is None]
     if missing:
         raise ValueError(
@@ -111,7 +111,7 @@ def check_label_column(dataset: datasets.Dataset, column: str, source: str) -> N
     from datasets import ClassLabel
 
     feature = dataset.features[column]
-    labels = dataset[column]
+    labels = dataset[column][:]  # read whole, as the texts above
     missing = [index for index, label in enumerate(labels) if label is None or _is_nan(label)]
     if missing:
         raise ValueError(
@@ -134,7 +134,7 @@ def _is_nan(value) -> bool:
 
 def check_classes(dataset: datasets.Dataset, source: str) -> None:
     """A classifier needs at least two classes among its training labels."""
-    found = sorted(set(dataset["label"]))
+    found = sorted(set(dataset["label"][:]))
     names = dataset.features["label"].names
     if len(found) < 2:
         seen = [names[index] for index in found]
