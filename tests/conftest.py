@@ -6,6 +6,14 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# One thread for torch, NumPy and SciPy (OpenMP, MKL, OpenBLAS), set before any of them loads; the processes the
+# tests start inherit it, so they compute as the tests' own process does. The models and data here are tiny: a
+# second thread has next to nothing to share, and with OpenMP's and OpenBLAS's busy-waiting two threads on a machine
+# where another job holds a core wait for each other at every parallel region. Measured on the 2-core machine with
+# other jobs running: a tiny GRU's training step 10 ms with one thread, 250 to 450 ms with two; the TF-IDF teacher's
+# out-of-fold fits (test_distillation.py) 1.4 s instead of 34 s. hf_seqmodels/machine.py's idle_core_threads, which
+# the benchmark uses, is there for the same reason.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 
