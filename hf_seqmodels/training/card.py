@@ -335,8 +335,16 @@ def _distillation_description(record: dict | None) -> str:
         f"\n  Transfer set: {transfer['texts']:,} texts ({transfer['labelled']:,} labelled posts, {transfer['unlabelled']:,} "
         f"unlabelled texts, {transfer['augmented']:,} altered copies labelled by the teachers alone). Loss: "
         f"{record['alpha']:g} × cross-entropy on the gold labels + {1 - record['alpha']:g} × T² × KL(teachers ‖ student) "
-        f"at T = {record['temperature']:g}."
+        f"at T = {record['temperature']:g}{unlabelled_weight_clause(record)}."
     )
+
+
+def unlabelled_weight_clause(record: dict) -> str:
+    """How much the teachers' term weighs on texts without a gold label, where it is not 1 - alpha."""
+    weight = record.get("unlabelled_weight", 1 - record["alpha"])  # not recorded before the option existed
+    if weight == 1 - record["alpha"]:
+        return ""
+    return f", {weight:g} × T² × KL on the texts without a gold label"
 
 
 def _own_config(config) -> dict:
