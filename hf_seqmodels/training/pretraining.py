@@ -5,7 +5,8 @@ It reads top to bottom like transformers' `examples/pytorch/language-modeling/ru
 classification job's own steps (`building`, `trainer`, `checkpoints`); it differs in the data (text only:
 labels are never read; the posts concatenated and cut into blocks of `--max_length` tokens, as run_mlm.py
 groups texts, or one post per example with `--line_by_line`), the head (`XForMaskedLM`) and the collator
-(transformers' `DataCollatorForLanguageModeling`, which masks 15 % of the tokens of each batch afresh).
+(transformers' `DataCollatorForLanguageModeling`, which masks 15 % of the tokens of each batch afresh). With
+`--streaming` the text is read as a stream while training runs, as run_mlm.py's `--streaming` (`streaming.py`).
 """
 
 import json
