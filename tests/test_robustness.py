@@ -385,18 +385,18 @@ def test_a_pickled_checkpoint_is_never_unpickled(folders, tmp_path, capsys):
     assert not marker.exists()
 
 
-def test_pickles_planted_in_a_checkpoint_or_saved_predictions_never_run(uninterrupted, tmp_path, capsys):
+def test_pickles_planted_in_a_checkpoint_or_saved_predictions_never_run(first_checkpoint_run, tmp_path, capsys):
     """What the package reads besides model folders: checkpoints to resume from and saved predictions."""
     marker = tmp_path / "code_ran"
     output_dir = tmp_path / "run"
-    newest = max(uninterrupted.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[1]))
+    newest = max(first_checkpoint_run.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[1]))
     checkpoint = shutil.copytree(newest, output_dir / newest.name)
     for name in ("optimizer.pt", "scheduler.pt", "rng_state.pth"):  # zip archives as torch.save writes them
         torch.save({"state": RunsCode(marker)}, checkpoint / name)
     assert checkpoint_problem(checkpoint) is None  # complete to look at: resume goes on to read it
     with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
         cli.main(["train", *RUN, "--output_dir", str(output_dir), "--resume_from_checkpoint", "last"])
-    predictions = uninterrupted / "predictions_test.npz"
+    predictions = first_checkpoint_run / "predictions_test.npz"
     with np.load(predictions) as saved:
         labels = saved["label_ids"]
     np.savez(output_dir / predictions.name, probabilities=np.array([RunsCode(marker)] * len(labels)), label_ids=labels,
@@ -439,6 +439,15 @@ def results(folder: Path) -> dict:
 def uninterrupted(newsgroups_home, tmp_path_factory):
     folder = tmp_path_factory.mktemp("uninterrupted")
     assert cli.main(["train", *RUN, "--output_dir", str(folder)]) == 0
+    return folder
+
+
+@pytest.fixture(scope="module")
+def first_checkpoint_run(newsgroups_home, tmp_path_factory):
+    """RUN stopped at its first checkpoint (step 5 of 45): a complete checkpoint and the saved predictions, for the
+    tests that read what a run leaves behind; the whole run is only needed to compare whole runs (slow)."""
+    folder = tmp_path_factory.mktemp("first_checkpoint")
+    assert cli.main(["train", *RUN, "--max_steps", "5", "--output_dir", str(folder)]) == 0
     return folder
 
 
@@ -501,8 +510,8 @@ def test_killed_run_resumes_to_the_same_metrics(uninterrupted, newsgroups_home, 
     ]
 
 
-def test_checkpoint_validation_finds_each_kind_of_damage(uninterrupted, tmp_path):
-    complete = sorted(uninterrupted.glob("checkpoint-*"))[-1]
+def test_checkpoint_validation_finds_each_kind_of_damage(first_checkpoint_run, tmp_path):
+    complete = sorted(first_checkpoint_run.glob("checkpoint-*"))[-1]
     assert checkpoint_problem(complete) is None
     for case, (name, damage, problem) in enumerate((
         ("trainer_state.json", lambda data: data[: len(data) // 2], "trainer_state.json is unreadable"),
