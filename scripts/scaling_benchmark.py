@@ -5,7 +5,8 @@
 
 The corpora are 20 Newsgroups' bydate training posts (the split `pretrain` reads by default; never a test post)
 repeated 1, 4 and 16 times, one post a line in a text file (the line breaks inside a post become spaces, which
-cut words as they did). For each size, each measurement runs in a fresh process, so that its peak memory (the
+cut words as they did); the last tenth of the posts (at most 200) are left out of them, as the validation file
+every pretraining run reads. For each size, each measurement runs in a fresh process, so that its peak memory (the
 child's own high-water mark, `VmHWM`, which it reports itself) is its own:
 
 - the vocabulary fit, old path: the file read into a list, then scikit-learn's
@@ -100,9 +101,19 @@ def parse_sizes(text: str) -> list[int]:
 # --------------------------------------------------------------------------- corpora
 
 
-def write_corpora(posts: list[str], sizes: list[int], folder: Path) -> list[dict]:
-    """One text file per size: `posts` repeated `size` times, one post a line."""
+# The validation posts, the same file for every run: the masked-LM loss `pretrain` ends with is not what is
+# measured, and in memory or streamed it then reads the same validation and the same training text.
+VALIDATION_POSTS = 200
+
+
+def write_corpora(posts: list[str], sizes: list[int], folder: Path) -> tuple[list[dict], Path]:
+    """The last tenth of `posts` (at most VALIDATION_POSTS) as the validation file; then one training file per
+    size: the other posts repeated `size` times. One post a line."""
     lines = [" ".join(post.splitlines()) + "\n" for post in posts]
+    held_out = min(VALIDATION_POSTS, max(1, len(lines) // 10))
+    lines, validation_lines = lines[:-held_out], lines[-held_out:]
+    validation = folder / "validation.txt"
+    validation.write_text("".join(validation_lines), encoding="utf-8")
     corpora = []
     for size in sizes:
         path = folder / f"posts-{size}x.txt"
@@ -110,7 +121,7 @@ def write_corpora(posts: list[str], sizes: list[int], folder: Path) -> list[dict
             for _ in range(size):
                 file.writelines(lines)
         corpora.append({"size": size, "path": str(path), "posts": size * len(lines), "megabytes": path.stat().st_size / 2**20})
-    return corpora
+    return corpora, validation
 
 
 def training_posts(limit: int | None) -> list[str]:
@@ -189,17 +200,16 @@ def pretrain_has_streaming() -> bool:
     return shown.returncode == 0 and "--streaming" in shown.stdout
 
 
-def measure_pretraining(streaming: bool, corpus: dict, args, work: Path) -> dict:
+def measure_pretraining(streaming: bool, corpus: dict, validation: Path, args, work: Path) -> dict:
     mode = "streaming" if streaming else "in_memory"
     folder = work / f"pretrain-{mode}-{corpus['size']}x"
     cache = work / f"datasets-cache-{mode}-{corpus['size']}x"
     for old in (folder, cache):  # a run over a kept work folder starts afresh
         shutil.rmtree(old, ignore_errors=True)
     command = [
-        PRETRAIN_COMMAND, "gru-mlm.json", "--train_file", corpus["path"],
+        PRETRAIN_COMMAND, "gru-mlm.json", "--train_file", corpus["path"], "--validation_file", str(validation),
         "--max_steps", str(args.max_steps), "--vocab_size", str(args.vocab_size), "--output_dir", str(folder),
         "--save_strategy", "no", "--report_to", "none",
-        "--max_eval_samples", "200",  # the final masked-LM loss is not what is measured
     ]  # fmt: skip
     if args.config_overrides:
         command += ["--config_overrides", args.config_overrides]
@@ -287,6 +297,11 @@ def plot(fits: list[dict], pretraining: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
+def count_lines(path: Path) -> int:
+    with open(path, encoding="utf-8", newline="\n") as file:
+        return sum(1 for _ in file)
+
+
 def versions() -> dict:
     found = {}
     for package in PACKAGES:
@@ -306,7 +321,7 @@ def run(args) -> dict:
     output_dir = Path(args.output_dir)
     work = output_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
-    corpora = write_corpora(training_posts(args.posts), args.sizes, work)
+    corpora, validation = write_corpora(training_posts(args.posts), args.sizes, work)
     fits, pretraining = [], []
     for corpus in corpora:
         for method in ("old", "new"):
@@ -320,14 +335,15 @@ def run(args) -> dict:
         for corpus in corpora:
             for mode in (False, True) if streaming else (False,):
                 print(f"pretrain {'--streaming ' if mode else ''}{args.max_steps} steps, {corpus['size']}x", file=sys.stderr)
-                pretraining.append(measure_pretraining(mode, corpus, args, work))
+                pretraining.append(measure_pretraining(mode, corpus, validation, args, work))
     found = targets(fits, pretraining)
     result = {
         "command": ["scripts/scaling_benchmark.py", *args.argv],
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine.describe() | {"load_average": machine.load_average()},
         "versions": versions(),
-        "settings": {"sizes": args.sizes, "posts": corpora[0]["posts"], "vocab_size": args.vocab_size,
+        "settings": {"sizes": args.sizes, "posts": corpora[0]["posts"], "validation_posts": count_lines(validation),
+                     "vocab_size": args.vocab_size,
                      "max_steps": args.max_steps, "recipe": "gru-mlm.json", "config_overrides": args.config_overrides,
                      "pretrain_streaming_available": streaming},  # fmt: skip
         "corpora": [{key: value for key, value in corpus.items() if key != "path"} for corpus in corpora],

@@ -32,13 +32,16 @@ def test_both_vocabulary_fits_are_measured_at_every_size_on_training_posts_only(
     options = ["--sizes", "1,2", "--posts", "20", "--vocab_size", "500", "--max_steps", "0", "--keep_work", "--output_dir", str(tmp_path)]
     result = scaling_benchmark.run(scaling_benchmark.parse_arguments(options))
 
-    # The corpora: the first training posts, one a line, repeated; no test post among them.
+    # The corpora: the first training posts, one a line, repeated, the last two of them the validation file;
+    # no test post among them.
     splits = load_newsgroups()
-    posts = list(splits["train"]["text"][:20])
-    twice = (tmp_path / "work" / "posts-2x.txt").read_text(encoding="utf-8").split("\n")[:-1]
-    assert twice == [flattened(post) for post in posts] * 2
-    assert not {flattened(post) for post in splits["test"]["text"]} & set(twice)
-    assert [(corpus["size"], corpus["posts"]) for corpus in result["corpora"]] == [(1, 20), (2, 40)]
+    posts = list(splits["train"]["text"][:18])
+    lines = {name: (tmp_path / "work" / name).read_text(encoding="utf-8").split("\n")[:-1] for name in ("posts-2x.txt", "validation.txt")}
+    assert lines["posts-2x.txt"] == [flattened(post) for post in posts] * 2
+    assert lines["validation.txt"] == [flattened(post) for post in splits["train"]["text"][18:20]]
+    assert not {flattened(post) for post in splits["test"]["text"]} & (set(lines["posts-2x.txt"]) | set(lines["validation.txt"]))
+    assert [(corpus["size"], corpus["posts"]) for corpus in result["corpora"]] == [(1, 18), (2, 36)]
+    assert result["settings"]["validation_posts"] == 2
 
     assert json.loads((tmp_path / "results.json").read_text()) == result
     assert result["command"] == ["scripts/scaling_benchmark.py", *options] and result["date"]
