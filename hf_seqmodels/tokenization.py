@@ -81,8 +81,10 @@ def train_tokenizer(
             was dropped (words never dropped are counted exactly, and the number of texts always is). So a
             word dropped early can miss `min_df`, or the `vocab_size` cut, that its full count would have
             passed, or pass a `max_df` its full count would have failed, and an undercounted word can take
-            another id (ids follow document frequency). Words that fill the vocabulary of a large corpus
-            recur from its first batches, so a bound well above `vocab_size` loses little.
+            another id (ids follow document frequency). How much is lost depends on the corpus: on the 20
+            Newsgroups bydate training posts (headers kept, about 130,000 distinct words), `vocab_size=30000`
+            with a bound of 120,000 keeps 97 % of the exact vocabulary's words, with 60,000 only 92 %; give a
+            bound many times `vocab_size`, for corpora whose distinct words would not fit in memory.
         batch_size: how many texts are read and counted at a time, and how often the bound is checked.
     """
     check_vocab_size(vocab_size, SPECIAL_TOKENS, name="vocab_size")
