@@ -171,7 +171,7 @@ def count_words(texts: Iterable, tokenizer: Tokenizer, batch_size: int, max_cand
     The library has no batch call for normalizing and pre-tokenizing alone, so each batch is normalized
     text by text and then cut by `encode_batch` of a tokenizer that holds only the pre-tokenizer: its
     offsets, into the normalized texts, are the words. That is faster than `pre_tokenize_str` text by text
-    (the Rust side cuts the batch in parallel and returns no word strings to build), and cuts the same words
+    (the Rust side cuts the whole batch at once, on every core), and cuts the same words
     (`tests/test_tokenization.py`).
     """
     normalize = tokenizer.normalizer.normalize_str
@@ -195,7 +195,7 @@ def count_words(texts: Iterable, tokenizer: Tokenizer, batch_size: int, max_cand
             document_count += len(batch)
             progress.update(len(batch))
             if max_candidates is not None and len(document_frequency) > max_candidates:
-                level = rarest_levels(document_frequency, max_candidates)
+                level = level_to_drop(document_frequency, max_candidates)
                 term_frequency = Counter({word: count for word, count in term_frequency.items() if document_frequency[word] > level})
                 document_frequency = Counter({word: count for word, count in document_frequency.items() if count > level})
                 dropped_up_to = max(dropped_up_to, level)
@@ -209,7 +209,7 @@ def count_words(texts: Iterable, tokenizer: Tokenizer, batch_size: int, max_cand
     return term_frequency, document_frequency, document_count
 
 
-def rarest_levels(document_frequency: Counter, max_candidates: int) -> int:
+def level_to_drop(document_frequency: Counter, max_candidates: int) -> int:
     """The lowest document frequency such that dropping every word at or below it leaves at most `max_candidates`."""
     words_at = Counter(document_frequency.values())
     left = len(document_frequency)
