@@ -5,6 +5,7 @@
     python scripts/pretrain.py gru-mlm.json --num_train_epochs 1 --max_train_samples 500
     python scripts/pretrain.py --architecture lstm --train_file posts.txt --output_dir outputs/lstm-mlm
     python scripts/pretrain.py gru-mlm.json --line_by_line   # one example a post, cut to --max_length
+    python scripts/pretrain.py --architecture gru --streaming --max_steps 20000 --train_file corpus.txt   # a stream
     python scripts/train.py gru.json --model_name_or_path outputs/gru-mlm   # then fine-tune it
 
 The same as `hf-seqmodels pretrain ...`; `--help` lists every option.

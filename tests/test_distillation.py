@@ -63,6 +63,18 @@ def test_loss_is_the_gold_term_plus_the_teachers_term_at_temperature():
     flipped = labels.clone()
     flipped[flipped >= 0] = (flipped[flipped >= 0] + 1) % 3
     assert distillation_loss(logits, flipped, teacher, 0.0, temperature) == distillation_loss(logits, labels, teacher, 0.0, temperature)
+    # A weight of its own for the teachers' term on texts without a gold label: here 1, a labelled text's whole weight.
+    expected_unlabelled = 0.0
+    for z, y, p in zip(logits.tolist(), labels.tolist(), teacher.tolist()):
+        q = [math.exp(v / temperature) for v in z]
+        q = [v / sum(q) for v in q]
+        kl = sum(pi * math.log(pi / qi) for pi, qi in zip(p, q) if pi > 0)
+        if y != NO_LABEL:
+            expected_unlabelled += alpha * -(z[y] - math.log(sum(math.exp(v) for v in z))) + (1 - alpha) * temperature**2 * kl
+        else:
+            expected_unlabelled += 1.0 * temperature**2 * kl
+    loss = distillation_loss(logits, labels, teacher, alpha, temperature, unlabelled_weight=1.0)
+    assert loss.item() == pytest.approx(expected_unlabelled / 5, rel=1e-5)
 
 
 def distill_steps(tokenizer, output_dir, batch_size, accumulation):
@@ -287,6 +299,7 @@ def test_augmented_copies_mask_words_and_cut_spans_reproducibly():
         (["--temperature", "0"], ["--temperature", "> 0"]),
         (["--teacher_weights", "1,2"], ["--teacher_weights", "2 weights for 1"]),
         (["--augment", "-1"], ["--augment", "-1"]),
+        (["--unlabelled_weight", "-0.5"], ["--unlabelled_weight", "-0.5", "≥ 0"]),
     ],
 )
 def test_bad_options_are_named_before_anything_loads(options, words, capsys, tmp_path):
@@ -379,6 +392,20 @@ def test_compare_names_bad_distillation_options_before_anything_trains(options, 
     code, _, err = run_command(capsys, "compare", "--quick", *options, "--output_dir", tmp_path / "cmp")
     assert_refused(code, err, "compare", words)
     assert not (tmp_path / "cmp").exists()
+
+
+def test_compare_resume_refuses_a_student_folder_of_other_options_before_anything_trains(capsys, tmp_path):
+    """As a model's folder: a student distilled with other options is neither read back nor distilled over."""
+    student = tmp_path / "cmp" / "gru-distilled"
+    student.mkdir(parents=True)
+    record = json.dumps({"training_argv": ["gru.json", "--teacher", "tfidf", "--alpha", "0.9"]})
+    (student / "compare_run.json").write_text(record)
+    code, _, err = run_command(
+        capsys, "compare", "--quick", "--resume", "--models", "gru", "--distill", "gru", "--output_dir", tmp_path / "cmp",
+    )  # fmt: skip
+    assert_refused(code, err, "compare", ["--resume", "gru-distilled", "other options", "--alpha 0.9"])
+    assert sorted(path.name for path in (tmp_path / "cmp").iterdir()) == ["gru-distilled"]  # no model trained
+    assert (student / "compare_run.json").read_text() == record
 
 
 @pytest.mark.slow

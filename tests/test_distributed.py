@@ -275,3 +275,81 @@ def test_distillation_over_two_processes_matches_one(newsgroups_home, tmp_path):
     losses, expected = step_losses(runs["two"]), step_losses(runs["one"])
     assert len(losses) == len(expected) == STEPS
     assert max(abs(a - b) for a, b in zip(losses, expected)) <= LOSS_TOLERANCE, (losses, expected)
+
+
+# `pretrain --streaming` as a user runs it, each process writing down the examples it trained on: the token ids of
+# every step's batch before masking (masked positions hold their target in `labels`), padding left out.
+STREAMING_SCRIPT = """
+import json, sys
+from pathlib import Path
+
+import torch
+
+from hf_seqmodels import cli
+from hf_seqmodels.training.streaming import StreamingTrainer
+
+record_dir = Path(sys.argv[1])
+real_training_step = StreamingTrainer.training_step
+
+
+def recording_step(self, model, inputs, *args, **kwargs):
+    ids = torch.where(inputs["labels"] != -100, inputs["labels"], inputs["input_ids"])
+    rows = [row[mask.bool()].tolist() for row, mask in zip(ids, inputs["attention_mask"])]
+    with open(record_dir / f"trained-{self.args.process_index}.jsonl", "a") as f:
+        f.write("".join(json.dumps(row) + "\\n" for row in rows))
+    return real_training_step(self, model, inputs, *args, **kwargs)
+
+
+StreamingTrainer.training_step = recording_step
+sys.exit(cli.main(["pretrain", *sys.argv[2:]]))
+"""
+STREAMED_TEXTS = [f"word{index} text{index}" for index in range(44)]  # each text its own two words
+
+
+@pytest.mark.parametrize("layout", ["one file", "a folder of two files"])
+def test_streamed_pretraining_gives_each_process_its_own_texts(layout, tmp_path):
+    """Two processes of 2 texts a step for 10 steps read the 40 training texts once between them: each trains on
+    texts the other never reads, and none is left out, whether the processes split one file text by text (the
+    first 4 texts held out as validation) or take one file each (validation from a file of its own)."""
+    from transformers import AutoTokenizer
+
+    if layout == "one file":
+        source = tmp_path / "posts.txt"
+        source.write_text("".join(text + "\n" for text in STREAMED_TEXTS))
+        data = ["--train_file", str(source), "--validation_texts", "4"]
+        training, validation = STREAMED_TEXTS[4:], STREAMED_TEXTS[:4]
+    else:
+        source = tmp_path / "corpus"
+        source.mkdir()
+        for name, texts in [("train-0", STREAMED_TEXTS[:20]), ("train-1", STREAMED_TEXTS[20:40]), ("validation", STREAMED_TEXTS[40:])]:
+            (source / f"{name}.txt").write_text("".join(text + "\n" for text in texts))
+        data = ["--dataset_name", str(source)]
+        training, validation = STREAMED_TEXTS[:40], STREAMED_TEXTS[40:]
+    script = tmp_path / "streaming.py"
+    script.write_text(STREAMING_SCRIPT)
+    output_dir = tmp_path / "mlm"
+    argv = [
+        "--architecture", "gru", "--streaming", "--max_steps", "10", "--per_device_train_batch_size", "2",
+        "--line_by_line", "true", "--config_overrides", "embedding_size=8,hidden_size=8", "--vocab_size", "200",
+        "--min_df", "1", "--max_length", "8", "--save_strategy", "no", "--eval_strategy", "no",
+        "--output_dir", str(output_dir), "--report_to", "none", "--disable_tqdm", "true", *data,
+    ]  # fmt: skip
+    env = worker_env() | {"PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [*accelerate_launch(), str(script), str(tmp_path), *argv], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    tokenizer = AutoTokenizer.from_pretrained(output_dir)
+    ids = {text: tokenizer(text, truncation=True)["input_ids"] for text in STREAMED_TEXTS}
+    text_of = {tuple(row): text for text, row in ids.items()}
+    trained = [
+        [text_of[tuple(json.loads(line))] for line in (tmp_path / f"trained-{rank}.jsonl").read_text().splitlines()]
+        for rank in (0, 1)
+    ]
+    assert len(trained[0]) == len(trained[1]) == 20  # 10 steps of 2 in each process
+    assert not set(trained[0]) & set(trained[1])
+    assert sorted(trained[0] + trained[1]) == sorted(training)  # every training text once, no validation text
+    summary = json.loads((output_dir / "pretraining_summary.json").read_text())
+    assert summary["global_step"] == 10 and summary["streaming"]["examples_trained"] == 40
+    assert summary["streaming"]["validation_texts"] == len(validation)

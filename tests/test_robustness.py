@@ -260,6 +260,7 @@ def test_one_class_is_refused_before_training(tmp_path, capsys, monkeypatch):
         (["--max_length", "0"], ["--max_length", "0", "≥ 1"]),
         (["--vocab_size", "3"], ["--vocab_size", "3", "≥ 4"]),
         (["--min_df", "0"], ["--min_df", "0"]),
+        (["--min_df", "1.5"], ["--min_df", "1.5", "whole number"]),
         (["--validation_size", "1.5"], ["--validation_size", "1.5", "between 0 and 1"]),
         (["--max_train_samples", "0"], ["--max_train_samples", "0", "≥ 1"]),
         (["--seed", "x"], ["--seed", "x", "int"]),

@@ -14,7 +14,7 @@ from .baselines import BASELINES, baseline_descriptions, run_baseline
 from .report import render_report, write_plots
 from ..training.pretraining import PRETRAINING_SUMMARY
 from .pretrained_folders import check_pretraining_options, ensure_pretrained, pretrained_folder
-from .runs import RUN_RECORD, ModelPlan, launch_training, model_row, plan_model, remove_checkpoints
+from .runs import ModelPlan, launch_training, model_row, plan_model, remove_checkpoints, write_run_record
 
 
 def compare(args: CompareArguments, extra: list[str] = ()) -> dict:
@@ -91,9 +91,7 @@ def run_model(args: CompareArguments, architecture: str, variant: str, plan: Mod
     if plan.finished is not None:
         summary = plan.finished
     else:
-        model_dir = Path(training_args.output_dir)
-        model_dir.mkdir(parents=True, exist_ok=True)
-        (model_dir / RUN_RECORD).write_text(json.dumps({"training_argv": plan.settings_argv}, indent=2) + "\n")
+        write_run_record(Path(training_args.output_dir), plan.settings_argv)
         if args.num_processes > 1:
             summary = launch_training(plan.argv, args.num_processes, training_args.output_dir)
         else:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from ..models import ARCHITECTURES
 from ..training import distillation
-from ..training.outputs import read_summary
+from ..training.card import unlabelled_weight_clause
 from ..training.teachers import TFIDF_TEACHER
 from .arguments import QUICK_ARGS, CompareArguments, config_path
 from .ensembles import TFIDF_MEMBER
-from .runs import RUN_RECORD, launch_training, model_row, remove_checkpoints
+from .runs import RUN_RECORD, check_recorded_settings, launch_training, model_row, plan_run, remove_checkpoints, write_run_record
 
 DISTILLED = "distilled"
 
@@ -48,28 +48,40 @@ def distill_argv(args: CompareArguments, architecture: str, teachers: list[str],
 
 
 def check_options(args: CompareArguments, extra: list[str]) -> None:
-    """Parse each student's command line (with a stand-in teacher) so that a bad option is named before minutes of training."""
+    """Parse each student's command line (with a stand-in teacher) so that a bad option is named before minutes of
+    training; with --resume, a student's folder recorded with other options is refused then too (its teachers are
+    known only once the models are trained, and are checked then)."""
     for architecture in args.distill_names:
-        distillation.parse_distillation_args(distill_argv(args, architecture, [TFIDF_TEACHER], extra))
+        argv = distill_argv(args, architecture, [TFIDF_TEACHER], extra)
+        plan = plan_run(argv, distillation.parse_distillation_args, resume=False)
+        model_dir = Path(plan.arguments[2].output_dir)
+        if args.resume and (model_dir / RUN_RECORD).is_file():
+            recorded = json.loads((model_dir / RUN_RECORD).read_text(encoding="utf-8")).get("training_argv")
+            if isinstance(recorded, list) and without_teachers(recorded) != without_teachers(plan.settings_argv):
+                check_recorded_settings(model_dir, plan.settings_argv)  # raises, naming the first difference
+
+
+def without_teachers(settings: list[str]) -> list[str]:
+    """A student's recorded options less the values of --teacher."""
+    start = settings.index("--teacher") + 1 if "--teacher" in settings else len(settings)
+    end = next((i for i in range(start, len(settings)) if settings[i].startswith("--")), len(settings))
+    return settings[:start] + settings[end:]
 
 
 def _student_row(args: CompareArguments, architecture: str, teachers: list[str], teacher_row: dict, extra) -> dict:
-    argv = distill_argv(args, architecture, teachers, extra)
-    arguments = distillation.parse_distillation_args(argv)
+    # As each model's run: from the start, read back, or resumed from its last checkpoint, with --resume only
+    # from a folder that records these very options (its teachers included).
+    plan = plan_run(distill_argv(args, architecture, teachers, extra), distillation.parse_distillation_args, args.resume)
+    arguments = plan.arguments
     output_dir = Path(arguments[2].output_dir)
-    settings = [value for i, value in enumerate(argv) if "--output_dir" not in argv[max(i - 1, 0) : i + 1]]
-    summary = None
-    if args.resume and _records(output_dir, settings):
-        summary = read_summary(output_dir / "training_summary.json")
-    read_back = summary is not None
+    summary = plan.finished
     if summary is None:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / RUN_RECORD).write_text(json.dumps({"training_argv": settings}, indent=2) + "\n")
+        write_run_record(output_dir, plan.settings_argv)
         if args.num_processes > 1:
-            summary = launch_training(argv, args.num_processes, str(output_dir), "distill")
+            summary = launch_training(plan.argv, args.num_processes, str(output_dir), "distill")
         else:
             summary = distillation.distill(*arguments)
-    row = model_row(architecture, summary, arguments[0], arguments[2], read_back)
+    row = model_row(architecture, summary, arguments[0], arguments[2], plan.finished is not None)
     record = summary["distillation"]
     row.update(
         name=f"{ARCHITECTURES[architecture].title} distilled from {' + '.join(teacher_row['members'])}",
@@ -82,17 +94,10 @@ def _student_row(args: CompareArguments, architecture: str, teachers: list[str],
         train_seconds=round(row["train_seconds"] + teacher_row["train_seconds"] + record["labelling_seconds"], 1),
         distillation=record,
     )
-    row["settings"]["distillation_argv"] = settings
+    row["settings"]["distillation_argv"] = plan.settings_argv
     if not args.keep_checkpoints:
         remove_checkpoints(output_dir)
     return row
-
-
-def _records(output_dir: Path, settings: list[str]) -> bool:
-    try:
-        return json.loads((output_dir / RUN_RECORD).read_text(encoding="utf-8"))["training_argv"] == settings
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
 
 
 def report_notes(rows: list[dict]) -> list[str]:
@@ -108,7 +113,7 @@ def report_notes(rows: list[dict]) -> list[str]:
         f"{transfer['texts']:,} texts: {transfer['labelled']:,} labelled posts, {transfer['unlabelled']:,} unlabelled "
         f"and {transfer['augmented']:,} altered copies (words masked, spans cut) that the teachers alone label; loss "
         f"{record['alpha']:g} × cross-entropy on gold labels + {1 - record['alpha']:g} × T² × KL(teacher ‖ student), "
-        f"T = {record['temperature']:g}. Their training time counts the teachers' training and labelling; their "
+        f"T = {record['temperature']:g}{unlabelled_weight_clause(record)}. Their training time counts the teachers' training and labelling; their "
         "inference speed is the student's alone.",
     ]
 

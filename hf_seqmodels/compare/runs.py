@@ -30,18 +30,36 @@ class ModelPlan:
 def plan_model(
     args: CompareArguments, architecture: str, extra: list[str], variant: str = "scratch", pretrained: Path | None = None
 ) -> ModelPlan:
-    """How one model's run goes: trained from the start, or with --resume read back or resumed.
+    """How one model's run goes (`plan_run` of its `hf-seqmodels train` command line)."""
+    return plan_run(training_argv(args, architecture, extra, variant, pretrained), training.parse_args, args.resume)
 
-    With --resume a folder is only trusted when it records the very training options this comparison
-    passes: read back under other settings, its figures would sit in a table they were not made for.
+
+def plan_run(argv: list[str], parse, resume: bool) -> ModelPlan:
+    """How one run of a comparison (a model's training, a student's distillation) goes: from the start, or with
+    --resume read back or resumed. `parse` reads `argv` (bad options are named there, before anything trains)
+    into argument dataclasses, the training arguments third.
+
+    With --resume a folder is only trusted when it records the very options this comparison passes: read back
+    under other settings, its figures would sit in a table they were not made for.
     """
-    argv = training_argv(args, architecture, extra, variant, pretrained)
-    arguments = training.parse_args(argv)  # bad options are named here, before any model trains
+    arguments = parse(argv)
     model_dir = Path(arguments[2].output_dir)
     # The folder itself is not a setting: a comparison moved elsewhere still resumes.
     settings = [value for i, value in enumerate(argv) if "--output_dir" not in argv[max(i - 1, 0) : i + 1]]
-    if not args.resume or not model_dir.is_dir() or not any(model_dir.iterdir()):
+    if not resume or not model_dir.is_dir() or not any(model_dir.iterdir()):
         return ModelPlan(argv, settings, arguments)
+    check_recorded_settings(model_dir, settings)
+    finished = read_summary(model_dir / "training_summary.json")  # None: not finished; its checkpoints remain
+    if finished is not None:
+        return ModelPlan(argv, settings, arguments, finished=finished)
+    if any(model_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*")):
+        argv = argv + ["--resume_from_checkpoint", "last"]
+        return ModelPlan(argv, settings, parse(argv))
+    return ModelPlan(argv, settings, arguments)
+
+
+def check_recorded_settings(model_dir: Path, settings: list[str]) -> None:
+    """A `UsageError` unless `model_dir` records `settings` as the options that trained it (`RUN_RECORD`)."""
     try:
         recorded = json.loads((model_dir / RUN_RECORD).read_text(encoding="utf-8"))["training_argv"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -58,13 +76,12 @@ def plan_model(
             f"{' '.join(recorded[same:]) or '(nothing)'} there, {' '.join(settings[same:]) or '(nothing)'} now. "
             "Run with the options it records, or give another --output_dir"
         )
-    finished = read_summary(model_dir / "training_summary.json")  # None: not finished; its checkpoints remain
-    if finished is not None:
-        return ModelPlan(argv, settings, arguments, finished=finished)
-    if any(model_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*")):
-        argv = argv + ["--resume_from_checkpoint", "last"]
-        return ModelPlan(argv, settings, training.parse_args(argv))
-    return ModelPlan(argv, settings, arguments)
+
+
+def write_run_record(model_dir: Path, settings: list[str]) -> None:
+    """What `check_recorded_settings` reads back, written into the folder before its run starts."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    (model_dir / RUN_RECORD).write_text(json.dumps({"training_argv": settings}, indent=2) + "\n")
 
 
 def remove_checkpoints(model_dir: Path) -> None:

@@ -11,6 +11,7 @@ TF-IDF tokenizer -> `Trainer` -> a folder ready for the Hub; masked-LM pretraini
     evaluation.py   evaluate_folder(), evaluate_ensemble(): saved folders scored on one split (hf-seqmodels evaluate)
     jobs.py         train(), reading top to bottom like transformers' run_classification.py
     pretraining.py  pretrain(): a masked language model on unlabelled text, like transformers' run_mlm.py
+    streaming.py    pretrain --streaming: the text as a stream, each process its own texts, read pass after pass
     distillation.py distill(): one student trained on teachers' probabilities (the loss, its Trainer, the job)
     teachers.py     the teachers (any classifier folder, tfidf) and their answers on the transfer set, cached
     transfer.py     the transfer set: labelled posts, unlabelled text, augmented copies

@@ -91,8 +91,10 @@ class ModelArguments:
             self.max_length = DEFAULT_MAX_LENGTH
         check_at_least("--max_length", self.max_length, 1)
         check_vocab_size(self.vocab_size, SPECIAL_TOKENS)
-        if self.min_df <= 0:
-            raise UsageError(f"--min_df must be a count ≥ 1 or a fraction in (0, 1), got {self.min_df}")
+        if self.min_df <= 0 or (self.min_df > 1 and self.min_df != int(self.min_df)):
+            raise UsageError(
+                f"--min_df must be a count of texts (a whole number ≥ 1) or a fraction in (0, 1), got {self.min_df:g}"
+            )
         if self.embeddings is not None and self.model_name_or_path is not None:
             raise UsageError(
                 f"--embeddings {self.embeddings!r} with --model_name_or_path: a saved model keeps its own embeddings; "

@@ -335,8 +335,16 @@ def _distillation_description(record: dict | None) -> str:
         f"\n  Transfer set: {transfer['texts']:,} texts ({transfer['labelled']:,} labelled posts, {transfer['unlabelled']:,} "
         f"unlabelled texts, {transfer['augmented']:,} altered copies labelled by the teachers alone). Loss: "
         f"{record['alpha']:g} × cross-entropy on the gold labels + {1 - record['alpha']:g} × T² × KL(teachers ‖ student) "
-        f"at T = {record['temperature']:g}."
+        f"at T = {record['temperature']:g}{unlabelled_weight_clause(record)}."
     )
+
+
+def unlabelled_weight_clause(record: dict) -> str:
+    """How much the teachers' term weighs on texts without a gold label, where it is not 1 - alpha."""
+    weight = record.get("unlabelled_weight", 1 - record["alpha"])  # not recorded before the option existed
+    if weight == 1 - record["alpha"]:
+        return ""
+    return f", {weight:g} × T² × KL on the texts without a gold label"
 
 
 def _own_config(config) -> dict:
@@ -347,10 +355,35 @@ def _own_config(config) -> dict:
 def _text_layout_description(summary) -> str:
     if summary["text_layout"] == "line_by_line":
         return f"one post each, cut to {summary['max_length']} tokens (`--line_by_line`)."
+    # A stream's blocks are made as it is read: their number is not known.
+    count = "" if summary["train_examples"] is None else f" ({summary['train_examples']:,} blocks of training text)"
     return (
         f"the posts concatenated and cut into blocks of {summary['max_length']} tokens, as run_mlm.py groups "
-        f"texts ({summary['train_examples']:,} blocks of training text)."
+        f"texts{count}."
     )
+
+
+def _streamed_text_description(summary, data_args: "DataArguments") -> str:
+    """What a streamed run read: the training stream (texts in one pass, texts read), and its validation texts."""
+    record = summary["streaming"]
+    validation = {
+        "held out": f"the first {record['validation_texts']:,} texts of the stream, held out (training starts after them)",
+        "file": f"{record['validation_texts']:,} texts of `{Path(data_args.validation_file or '').name}`",
+        "split": f"{record['validation_texts']:,} texts of the validation split",
+    }[record["validation"]]
+    one_pass = "" if summary["train_texts"] is None else f"{summary['train_texts']:,} texts a pass, "
+    read = "" if record["texts_read"] is None else f"{record['texts_read']:,} texts read, "
+    return (
+        f"{_dataset_title(data_args)}, streamed (`--streaming`: read as training ran, {one_pass}{read}"
+        f"{record['examples_trained']:,} examples trained on, drawn from a shuffle buffer of "
+        f"{record['shuffle_buffer_size']:,}); validation: {validation}."
+    )
+
+
+def _pretraining_length_description(summary) -> str:
+    if summary.get("streaming"):
+        return f"{summary['global_step']} steps"
+    return f"{summary['epochs']:g} epochs ({summary['global_step']} steps)"
 
 
 def build_pretraining_card(summary, model, tokenizer, raw, model_args, data_args, training_args) -> ModelCard:
@@ -359,11 +392,14 @@ def build_pretraining_card(summary, model, tokenizer, raw, model_args, data_args
     model_name = training_args.hub_model_id or Path(training_args.output_dir).name
     repo = training_args.hub_model_id or "path/to/this/folder"
     config = model.config
+    # A stream has no epochs: its evaluations are by step.
+    when = "step" if summary.get("streaming") else "epoch"
     history = "\n".join(
-        f"| {entry['epoch']:g} | {entry['train_loss'] if entry['train_loss'] is not None else float('nan'):.4f} "
+        f"| {entry[when]:g} | {entry['train_loss'] if entry['train_loss'] is not None else float('nan'):.4f} "
         f"| {entry['eval_loss']:.4f} | {entry['elapsed_seconds'] or 0:.0f} |"
         for entry in summary["history"]
     )
+    text = _streamed_text_description(summary, data_args) if summary.get("streaming") else _data_description(data_args, raw)
     scored = config.mlm_vocab_size or config.vocab_size
     card_data = ModelCardData(
         language="en" if data_args.is_newsgroups else None,
@@ -384,16 +420,16 @@ a TF-IDF vectorizer chooses them, on the training text, plus {", ".join(f"`{toke
 
 ## Pretraining
 
-- Text: {_data_description(data_args, raw)} Labels and the test split are not read.
+- Text: {text} Labels and the test split are not read.
 - Examples: {_text_layout_description(summary)}
 - Objective: {summary['mlm_probability']:.0%} of the tokens masked (BERT's 80 / 10 / 10 replacement), the
   {scored:,} most common words predicted through the input embedding matrix.
 - Model: `{type(config).__name__}` {json.dumps(_own_config(config))}
 - Embeddings: {_embeddings_description(summary.get("embeddings"))}
-- {summary['epochs']:g} epochs ({summary['global_step']} steps) in {summary['train_runtime']:.0f} s; masked-LM
+- {_pretraining_length_description(summary)} in {summary['train_runtime']:.0f} s; masked-LM
   loss on validation {summary['validation']['loss']:.4f} (perplexity {summary['validation']['perplexity']:.1f}).
 
-| epoch | training loss | validation loss | seconds |
+| {when} | training loss | validation loss | seconds |
 | --- | --- | --- | --- |
 {history}
 

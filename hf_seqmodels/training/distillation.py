@@ -57,6 +57,14 @@ class DistillationArguments:
     temperature: float = field(
         default=1.0, metadata={"help": "Softmax temperature of teachers and student in the teachers' term (> 0)."}
     )
+    unlabelled_weight: float | None = field(
+        default=None,
+        metadata={
+            "help": "Weight of the teachers' term on texts without a gold label (unlabelled text, altered copies), "
+            "which have no gold term (≥ 0; default: 1 - alpha, its weight on labelled texts). 1 gives every text "
+            "of the transfer set the same weight in the loss."
+        },
+    )
     unlabelled_file: str | None = field(
         default=None,
         metadata={"help": "More transfer text, without labels: .txt (a text per line), .csv, .json, .jsonl or .parquet."},
@@ -79,6 +87,10 @@ class DistillationArguments:
             raise UsageError(f"--alpha must be in [0, 1] (the gold labels' share of the loss), got {self.alpha}")
         if not self.temperature > 0 or self.temperature == float("inf"):
             raise UsageError(f"--temperature must be a number > 0, got {self.temperature}")
+        if self.unlabelled_weight is None:
+            self.unlabelled_weight = 1 - self.alpha
+        elif not 0 <= self.unlabelled_weight < float("inf"):
+            raise UsageError(f"--unlabelled_weight must be a number ≥ 0, got {self.unlabelled_weight}")
         check_at_least("--augment", self.augment, 0)
         check_at_least("--teacher_batch_size", self.teacher_batch_size, 1)
         if self.unlabelled_file is not None and not Path(self.unlabelled_file).is_file():
@@ -97,10 +109,14 @@ def parse_distillation_args(argv: list[str] | None = None, prog: str | None = No
 # --------------------------------------------------------------------------- the loss
 
 
-def distillation_loss(logits, labels, teacher_probabilities, alpha: float, temperature: float, num_items_in_batch=None):
+def distillation_loss(
+    logits, labels, teacher_probabilities, alpha: float, temperature: float, num_items_in_batch=None, unlabelled_weight=None
+):
     """alpha x cross-entropy on the gold label (texts whose label is `NO_LABEL` have none) + (1 - alpha) x T² x
     KL(teacher_T || student_T), summed over the texts and divided by `num_items_in_batch` (every text of the whole
-    accumulated batch, across processes) or, without it, by the texts of this batch.
+    accumulated batch, across processes) or, without it, by the texts of this batch. On a text without a gold
+    label the teachers' term weighs `unlabelled_weight` instead (default 1 - alpha): with 1, such a text counts in
+    the loss as much as a labelled one, which without it counts 1 - alpha as much.
 
     T² keeps the teachers' term's gradients the size of the gold term's whatever T is (Hinton et al.).
     """
@@ -110,7 +126,8 @@ def distillation_loss(logits, labels, teacher_probabilities, alpha: float, tempe
     student = F.log_softmax(logits / temperature, dim=-1)
     teacher = teacher_probabilities.float()
     kl = (torch.special.xlogy(teacher, teacher) - teacher * student).sum(-1)
-    total = (alpha * gold + (1 - alpha) * temperature**2 * kl).sum()
+    teacher_weight = torch.where(has_label, 1 - alpha, 1 - alpha if unlabelled_weight is None else unlabelled_weight)
+    total = (alpha * gold + teacher_weight * temperature**2 * kl).sum()
     return total / (num_items_in_batch if num_items_in_batch is not None else len(labels))
 
 
@@ -118,9 +135,9 @@ class DistillationTrainer(SeqModelsTrainer):
     """`SeqModelsTrainer` whose training loss is `distillation_loss`, on batches that carry the teachers'
     probabilities; evaluation (no teachers) scores the gold labels' cross-entropy, as `train` does."""
 
-    def __init__(self, *args, alpha: float, temperature: float, **kwargs):
+    def __init__(self, *args, alpha: float, temperature: float, unlabelled_weight: float | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.alpha, self.temperature = alpha, temperature
+        self.alpha, self.temperature, self.unlabelled_weight = alpha, temperature, unlabelled_weight
         # compute_loss below divides by `num_items_in_batch` itself: Trainer then counts the items of the whole
         # accumulated batch (across processes) and does not also divide by the accumulation steps.
         self.model_accepts_loss_kwargs = True
@@ -139,7 +156,9 @@ class DistillationTrainer(SeqModelsTrainer):
             loss = F.cross_entropy(outputs.logits.float(), labels, reduction="sum")
             loss = loss / (num_items_in_batch if num_items_in_batch is not None else len(labels))
         else:
-            loss = distillation_loss(outputs.logits, labels, teacher, self.alpha, self.temperature, num_items_in_batch)
+            loss = distillation_loss(
+                outputs.logits, labels, teacher, self.alpha, self.temperature, num_items_in_batch, self.unlabelled_weight
+            )
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
             # `num_items_in_batch` counts every process's items and DDP averages the gradients over the processes.
             loss = loss * self.accelerator.num_processes
@@ -217,6 +236,7 @@ def distill(model_args: ModelArguments, data_args: DataArguments, training_args,
     trainer = build_trainer(
         model, training_args, tokenized, tokenizer, collator, compute_metrics,
         trainer_class=DistillationTrainer, alpha=distill_args.alpha, temperature=distill_args.temperature,
+        unlabelled_weight=distill_args.unlabelled_weight,
     )  # fmt: skip
 
     # Train; predict validation and test with the best model; save outputs and the model card; push
@@ -248,6 +268,7 @@ def distillation_record(answers, distill_args: DistillationArguments, transfer, 
         "transfer_set": transfer.describe(),
         "alpha": distill_args.alpha,
         "temperature": distill_args.temperature,
+        "unlabelled_weight": distill_args.unlabelled_weight,
         "augment": distill_args.augment,
         "unlabelled_file": distill_args.unlabelled_file,
     }

@@ -5,26 +5,36 @@ It reads top to bottom like transformers' `examples/pytorch/language-modeling/ru
 classification job's own steps (`building`, `trainer`, `checkpoints`); it differs in the data (text only:
 labels are never read; the posts concatenated and cut into blocks of `--max_length` tokens, as run_mlm.py
 groups texts, or one post per example with `--line_by_line`), the head (`XForMaskedLM`) and the collator
-(transformers' `DataCollatorForLanguageModeling`, which masks 15 % of the tokens of each batch afresh).
+(transformers' `DataCollatorForLanguageModeling`, which masks 15 % of the tokens of each batch afresh). With
+`--streaming` the text is read as a stream while training runs, as run_mlm.py's `--streaming` (`streaming.py`).
 """
 
 import json
 import logging
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import datasets
 from transformers import DataCollatorForLanguageModeling, set_seed
 
 from ..errors import UsageError
-from ..options import check_fraction
+from ..options import check_at_least, check_fraction
 from .arguments import DataArguments, ModelArguments, SeqModelsTrainingArguments, _keep, parse_command_line
 from .building import apply_word_vectors, build_model, build_tokenizer, load_splits, shared, tokenize_splits
 from .card import build_pretraining_card
 from .checkpoints import checkpoint_step, resolve_checkpoint
 from .jobs import fit, publish
 from .outputs import epoch_history, read_summary, write_summary
+from .streaming import (
+    StreamingTrainer,
+    TextStreams,
+    open_text_streams,
+    streaming_training_arguments,
+    texts_read,
+    training_examples,
+)
 from .trainer import build_trainer
 
 logger = logging.getLogger(__name__)
@@ -35,7 +45,7 @@ PRETRAINING_SUMMARY = "pretraining_summary.json"
 
 @dataclass
 class MaskedLMArguments:
-    """How the text is masked."""
+    """How the text is read and masked."""
 
     mlm_probability: float = field(
         default=0.15, metadata={"help": "Share of the tokens masked for the model to predict (BERT's 0.15)."}
@@ -49,8 +59,29 @@ class MaskedLMArguments:
         },
     )
 
+    streaming: bool = field(
+        default=False,
+        metadata={
+            "help": "Read the text as a stream while training (datasets' streaming=True), for corpora larger than "
+            "memory: needs --max_steps; see --shuffle_buffer_size and --validation_texts."
+        },
+    )
+    shuffle_buffer_size: int = field(
+        default=10000,
+        metadata={"help": "With --streaming: training examples are drawn at random from a buffer of this many."},
+    )
+    validation_texts: int = field(
+        default=1000,
+        metadata={
+            "help": "With --streaming and no validation file or split: the first this many texts are held out as "
+            "validation, and training starts after them."
+        },
+    )
+
     def __post_init__(self):
         check_fraction("--mlm_probability", self.mlm_probability)
+        check_at_least("--shuffle_buffer_size", self.shuffle_buffer_size, 1)
+        check_at_least("--validation_texts", self.validation_texts, 1)
 
 
 @dataclass
@@ -90,23 +121,31 @@ def pretrain(
     """Pretrain one masked language model and write its folder (weights, tokenizer, card, summary)."""
     # Arguments
     set_seed(training_args.seed)
+    if mlm_args.streaming:
+        training_args = streaming_training_arguments(training_args)
     checkpoint = resolve_checkpoint(training_args)
     resumed_from_step = checkpoint_step(checkpoint)
     start_from = checkpoint or model_args.model_name_or_path
 
-    # Data: text alone; the test split (where there is one) is never read
+    # Data: text alone; the test split (where there is one) is never read. Streamed, the training text is read
+    # as training runs (`streaming.py`) and only the validation texts are in memory.
     with training_args.main_process_first(desc="loading data"):
-        raw = load_unlabelled_data(data_args)
-    logger.info("%s: %s texts", data_args.source, " / ".join(f"{split} {len(raw[split])}" for split in raw))
+        raw = open_text_streams(data_args, mlm_args) if mlm_args.streaming else load_unlabelled_data(data_args)
+    logger.info("%s: %s", data_args.source, describe_texts(raw))
 
-    # Tokenizer: as the classifier's (same texts, same settings), so fine-tuning reads with the same ids
-    tokenizer = shared(training_args, lambda: build_tokenizer(model_args, raw["train"]["text"], start_from))
+    # Tokenizer: as the classifier's (same texts, same settings), so fine-tuning reads with the same ids; from a
+    # stream, fitted on one pass over it
+    train_texts = raw.training_texts() if mlm_args.streaming else raw["train"]["text"]
+    tokenizer = shared(training_args, lambda: build_tokenizer(model_args, train_texts, start_from))
     if tokenizer.mask_token is None:
         raise UsageError(
             f"--model_name_or_path {start_from!r}: its tokenizer has no mask token, which masked-LM pretraining "
             "needs; pretrain from scratch (--architecture) to get a tokenizer with [MASK]"
         )
-    tokenized = tokenize_text(raw, tokenizer, model_args, mlm_args, training_args)
+    if mlm_args.streaming:
+        tokenized = tokenize_stream(raw, tokenizer, model_args, mlm_args, training_args)
+    else:
+        tokenized = tokenize_text(raw, tokenizer, model_args, mlm_args, training_args)
 
     # Model
     model = build_model(model_args, tokenizer, None, start_from)
@@ -120,7 +159,8 @@ def pretrain(
         seed=training_args.seed,
         scored_vocab_size=model.config.mlm_vocab_size,
     )
-    trainer = build_trainer(model, training_args, tokenized, tokenizer, collator)
+    trainer_class = StreamingTrainer if mlm_args.streaming else None
+    trainer = build_trainer(model, training_args, tokenized, tokenizer, collator, trainer_class=trainer_class)
 
     # Train, then the masked-LM loss on validation
     train_metrics = fit(trainer, checkpoint)
@@ -132,13 +172,14 @@ def pretrain(
         "architecture": model.config.model_type.removeprefix("seqmodels_"),
         "output_dir": training_args.output_dir,
         "num_parameters": model.num_parameters(),
-        "epochs": trainer.state.epoch,
+        "epochs": None if mlm_args.streaming else trainer.state.epoch,  # a stream has no epochs
         "global_step": trainer.state.global_step,
         "resumed_from_step": resumed_from_step,
         "train_runtime": train_metrics["train_runtime"],
         "train_samples_per_second": train_metrics["train_samples_per_second"],
-        "train_texts": len(raw["train"]),
-        "train_examples": len(tokenized["train"]),
+        "train_texts": raw.train_texts if mlm_args.streaming else len(raw["train"]),
+        "train_examples": None if mlm_args.streaming else len(tokenized["train"]),
+        "streaming": streaming_record(raw, mlm_args, trainer) if mlm_args.streaming else None,
         **masked_lm_settings(model_args, mlm_args, tokenizer, model),
         "validation": {"loss": eval_metrics["eval_loss"], "perplexity": _perplexity(eval_metrics["eval_loss"])},
         "embeddings": embeddings,
@@ -151,6 +192,46 @@ def pretrain(
     return summary
 
 
+def tokenize_stream(streams, tokenizer, model_args, mlm_args, training_args) -> dict:
+    """`tokenize_text` of a stream (`streaming.TextStreams`): the training examples made as the stream is read
+    (`streaming.training_examples`), 1,000 texts at a time as `Dataset.map` batches them, so that the blocks are
+    those `group_into_blocks` makes of the same texts; the validation texts (in memory) as `tokenize_text` makes
+    them."""
+    block_size = model_args.max_length or tokenizer.model_max_length
+    if mlm_args.line_by_line:
+
+        def encode(batch):
+            return tokenizer(batch["text"], truncation=True, max_length=block_size)
+
+    else:
+
+        def encode(batch):
+            # `length` is for group_by_length, which a stream cannot do; the collator would pass it to the model.
+            blocks = cut_into_blocks(tokenizer(batch["text"], verbose=False), block_size)
+            return {name: blocks[name] for name in ("input_ids", "attention_mask")}
+
+    validation = datasets.DatasetDict(validation=streams.validation)
+    return {
+        "train": training_examples(streams, encode, training_args, mlm_args.shuffle_buffer_size),
+        "validation": tokenize_text(validation, tokenizer, model_args, mlm_args, training_args)["validation"],
+    }
+
+
+def streaming_record(streams, mlm_args, trainer) -> dict:
+    """What the summary records of a streamed run: how validation was made, the shuffle buffer, and what was read
+    (`texts_read` by every process from the training stream, the shuffle buffer's included; a resumed run counts
+    those it re-read to skip; None with --dataloader_num_workers)."""
+    args = trainer.args
+    global_batch = args.train_batch_size * args.gradient_accumulation_steps * args.world_size
+    return {
+        "validation": streams.validation_source,
+        "validation_texts": len(streams.validation),
+        "shuffle_buffer_size": mlm_args.shuffle_buffer_size,
+        "texts_read": texts_read(streams, args),
+        "examples_trained": trainer.state.global_step * global_batch,
+    }
+
+
 def tokenize_text(raw: datasets.DatasetDict, tokenizer, model_args, mlm_args, training_args) -> datasets.DatasetDict:
     """The posts as examples: cut into blocks of `--max_length` tokens (`group_into_blocks`), or one post per
     example with `--line_by_line`; run by the main process first, the others then read its cache."""
@@ -159,6 +240,13 @@ def tokenize_text(raw: datasets.DatasetDict, tokenizer, model_args, mlm_args, tr
     block_size = model_args.max_length or tokenizer.model_max_length
     with training_args.main_process_first(desc="tokenization"):
         return group_into_blocks(raw, tokenizer, block_size)
+
+
+def describe_texts(raw) -> str:
+    """The texts loaded, for the log: each split's size, or for a stream its validation texts alone."""
+    if isinstance(raw, TextStreams):
+        return f"a training stream, {len(raw.validation)} validation texts ({raw.validation_source})"
+    return " / ".join(f"{split} {len(raw[split])}" for split in raw) + " texts"
 
 
 def masked_lm_settings(model_args, mlm_args, tokenizer, model) -> dict:
@@ -208,21 +296,23 @@ def group_into_blocks(splits: datasets.DatasetDict, tokenizer, block_size: int) 
         # A post longer than model_max_length is the point here; verbose=False keeps the tokenizer's warning out.
         return tokenizer(batch["text"], verbose=False)
 
-    def cut_into_blocks(batch):
-        columns = {name: [value for row in batch[name] for value in row] for name in ("input_ids", "attention_mask")}
-        total = len(columns["input_ids"])
-        starts = range(0, total, block_size)
-        blocks = {name: [values[i : i + block_size] for i in starts] for name, values in columns.items()}
-        return blocks | {"length": [len(block) for block in blocks["input_ids"]]}
-
     tokenized = splits.map(tokenize_whole, batched=True, remove_columns=["text"], desc="Tokenizing")
     # Fewer rows come out than go in: every column goes, the blocks' own replace them.
     return tokenized.map(
-        cut_into_blocks,
+        partial(cut_into_blocks, block_size=block_size),
         batched=True,
-        remove_columns=tokenized["train"].column_names,
+        remove_columns=next(iter(tokenized.values())).column_names,
         desc=f"Grouping into blocks of {block_size} tokens",
     )
+
+
+def cut_into_blocks(batch, block_size: int) -> dict:
+    """One batch of tokenized posts concatenated and cut into blocks of `block_size` tokens (the last one shorter)."""
+    columns = {name: [value for row in batch[name] for value in row] for name in ("input_ids", "attention_mask")}
+    total = len(columns["input_ids"])
+    starts = range(0, total, block_size)
+    blocks = {name: [values[i : i + block_size] for i in starts] for name, values in columns.items()}
+    return blocks | {"length": [len(block) for block in blocks["input_ids"]]}
 
 
 def load_unlabelled_data(data_args: DataArguments) -> datasets.DatasetDict:
