@@ -117,3 +117,17 @@ def test_the_benchmarks_vocabulary_is_fitted_on_training_posts(newsgroups_home):
     assert set(posts.texts) <= set(first)
     learned = set(posts.tokenizer.get_vocab()) - {"[PAD]", "[UNK]", "[MASK]"}
     assert learned == set(train_tokenizer(first, vocab_size=100_000).get_vocab()) - {"[PAD]", "[UNK]", "[MASK]"}
+
+
+def test_streamed_pretraining_on_20_newsgroups_learns_the_training_posts_words_alone(newsgroups_home, tmp_path):
+    """`pretrain --streaming` streams 20 Newsgroups' training split; its tokenizer reads that stream once."""
+    arguments = [
+        "--architecture", "gru", "--config_overrides", TINY_GRU, "--categories", SLICE["categories"], "--streaming",
+        "--max_steps", "1", *[item for name, value in EVERY_WORD.items() for item in (f"--{name}", str(value))],
+        "--output_dir", str(tmp_path / "mlm"), *QUIET,
+    ]  # fmt: skip
+    pretrain(*parse_pretraining_args(arguments))
+    splits = load_data(DataArguments(categories=SLICE["categories"]))
+    learned = learned_words(tmp_path / "mlm")
+    assert learned == words_of(splits["train"]["text"])
+    assert not learned & words_only_the_test_posts_hold(splits, splits["train"]["text"])
