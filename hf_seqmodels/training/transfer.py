@@ -170,10 +170,12 @@ def _batch(texts, labels, augment, mask_token, seed, first) -> TransferBatch:
     return TransferBatch(texts + copies, labels + [NO_LABEL] * len(copies), len(texts), gold)
 
 
-def build_transfer_set(labelled: datasets.Dataset, unlabelled: list[str], augment: int, mask_token: str, seed: int) -> TransferSet:
+def build_transfer_set(
+    labelled: datasets.Dataset, unlabelled: list[str], augment: int, mask_token: str, seed: int, chunk_size: int = TRANSFER_CHUNK
+) -> TransferSet:
     """The whole transfer set in memory (`transfer_batches`' batches one after the other)."""
     texts, labels = [], []
-    for batch in transfer_batches(labelled, unlabelled, augment, mask_token, seed):
+    for batch in transfer_batches(labelled, unlabelled, augment, mask_token, seed, chunk_size):
         texts += batch.texts
         labels += batch.labels
     return TransferSet(texts, labels, len(labelled), len(unlabelled))

@@ -93,6 +93,7 @@ def transfer_on_disk(
     record = folder / f"{key}.json"
     if not record.is_file():
         _say_why_labelled(folder, made_from)
+        _remove_set(folder, key)  # a set without its record (removed by hand) is made again, not half trusted
     seconds = [0.0] * len(teachers)  # each teacher's opening (fitting) and labelling; 0 where read back
 
     def timed(index, work, *args):
@@ -113,10 +114,7 @@ def transfer_on_disk(
             answers = [timed(index, teacher.answer_transfer, batch.texts, batch.gold) for index, teacher in enumerate(opened)]
             for text, label, answer in zip(batch.texts, batch.labels, np.stack(answers, axis=1)):
                 yield {"text": text, "label": label, ANSWERS_COLUMN: answer}
-            counts["texts"] += len(batch.texts)
-            counts["labelled"] += batch.gold
-            counts["unlabelled"] += batch.originals - batch.gold
-            counts["augmented"] += len(batch.texts) - batch.originals
+            _count(counts, batch)
         saved = {"made_from": made_from, "counts": counts, "validation": [answer.tolist() for answer in validation]}
         record.write_text(json.dumps(saved))
 
@@ -173,11 +171,23 @@ def _say_why_labelled(folder: Path, made_from: dict) -> None:
     logger.warning("the transfer set saved in %s differs in its %s: the teachers label it anew", folder, ", ".join(differ))
 
 
+def _count(counts: dict, batch) -> None:
+    counts["texts"] += len(batch.texts)
+    counts["labelled"] += batch.gold
+    counts["unlabelled"] += batch.originals - batch.gold
+    counts["augmented"] += len(batch.texts) - batch.originals
+
+
 def _forget_other_sets(folder: Path, key: str) -> None:
     """Remove the sets of other keys (and their records): a transfer set can be larger than memory, and its disk."""
     for record in folder.glob("*.json"):
         if record.stem != key:
             record.unlink()
-            # from_generator's folder and lock files are named after the key (its `fingerprint`).
-            for made in [*folder.glob(f"*{record.stem}*"), *folder.glob(f"generator/*{record.stem}*")]:
-                shutil.rmtree(made, ignore_errors=True) if made.is_dir() else made.unlink(missing_ok=True)
+            _remove_set(folder, record.stem)
+
+
+def _remove_set(folder: Path, key: str) -> None:
+    # from_generator's folder and lock files are named after the key (its `fingerprint`).
+    for made in [*folder.glob(f"*{key}*"), *folder.glob(f"generator/*{key}*")]:
+        if made.suffix != ".json":
+            shutil.rmtree(made, ignore_errors=True) if made.is_dir() else made.unlink(missing_ok=True)
