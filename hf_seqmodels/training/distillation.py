@@ -2,9 +2,10 @@
 transfer set that can be far larger than the labelled data, from arguments to an ordinary classifier folder.
 
 It reads top to bottom like `jobs.train()`, which it follows step for step; what differs is the data (the
-transfer set, `transfer.py`), the targets (the teachers' answers, `teachers.py`) and the loss
-(`DistillationTrainer.compute_loss`). The student is any model `train` builds: `--architecture` (its recipe),
-a ready config, or `--model_name_or_path` (a masked-LM folder, say).
+transfer set, `transfer.py`; under `--streaming` written to disk as it is labelled, `transfer_disk.py`), the
+targets (the teachers' answers, `teachers.py`) and the loss (`DistillationTrainer.compute_loss`). The student
+is any model `train` builds: `--architecture` (its recipe), a ready config, or `--model_name_or_path` (a
+masked-LM folder, say).
 """
 
 import logging

@@ -3,8 +3,10 @@
 A teacher is any classifier a user holds (`serving.open_classifier`: this package's folders, exported ONNX
 folders, any transformers sequence classifier, each reading with its own tokenizer), or `tfidf`: a TF-IDF +
 LogisticRegression fitted here on the labelled posts. Each teacher labels the transfer set and the validation
-split once; its log-probabilities are kept in the output folder (`TEACHER_CACHE`), so that a resumed or
-repeated run, or one at another temperature or weighting, labels nothing again.
+split once; its log-probabilities are kept in the output folder (`TEACHER_CACHE`; under `--streaming`, in the
+transfer set on disk, `transfer_disk.py`), so that a resumed or repeated run, or one at another temperature or
+weighting, labels nothing again. `open_teacher` readies a teacher once; it then answers any texts, the whole
+transfer set at once or a batch at a time alike.
 """
 
 import hashlib
