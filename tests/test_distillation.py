@@ -4,11 +4,13 @@ of every kind, the transfer set, and bad input."""
 import csv
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from datasets import Dataset
+from datasets.table import MemoryMappedTable
 from transformers import (
     AutoModelForSequenceClassification,
     BertConfig,
@@ -20,11 +22,15 @@ from transformers import (
 
 import hf_seqmodels
 from hf_seqmodels.training import DataArguments, load_data
+from hf_seqmodels.errors import UsageError
 from hf_seqmodels.training.distillation import TEACHER_COLUMN, DistillationTrainer, distillation_loss
 from hf_seqmodels.serving.loading import open_classifier
-from hf_seqmodels.training.teachers import TEACHER_CACHE, teacher_answers
+from hf_seqmodels.training.teachers import TEACHER_CACHE, soft_targets, teacher_answers
 from hf_seqmodels.training.tfidf import tfidf_logistic_regression
-from hf_seqmodels.training.transfer import NO_LABEL, augmented_copies, unlabelled_remainder
+from hf_seqmodels.training.transfer import (
+    NO_LABEL, augmented_copies, build_transfer_set, open_unlabelled_stream, read_unlabelled_file, unlabelled_remainder,
+)  # fmt: skip
+from hf_seqmodels.training.transfer_disk import ANSWERS_COLUMN, TRANSFER_FOLDER, soft_targets_column, transfer_on_disk
 from helpers import TEXTS, assert_refused, run_command, save_tiny_folder, tiny_classifier
 
 LABELS = ["autos", "space", "hockey", "religion"]
@@ -376,6 +382,186 @@ def test_a_killed_run_resumes_without_labelling_again(capsys, tmp_path, topics_c
     resumed = json.loads((tmp_path / "out" / "training_summary.json").read_text())
     assert resumed["resumed_from_step"] > 0 and resumed["epochs"] == 2
     assert resumed["distillation"]["labelling_seconds"] == 0.0  # read back, not labelled again
+
+
+# --------------------------------------------------------------------------- the transfer set on disk (--streaming)
+
+
+def posts_dataset(texts, labels):
+    return Dataset.from_dict({"text": texts, "label": labels})
+
+
+@pytest.fixture
+def unlabelled_txt(tmp_path):
+    """Ten unlabelled texts, one a line, a blank line among them (left out, as in memory)."""
+    path = tmp_path / "more.txt"
+    lines = [f"{text} number {index}" for index, text in enumerate(TEXTS[:10])]
+    path.write_text("\n".join(lines[:5] + ["   "] + lines[5:]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_streamed_transfer_set_is_the_one_made_in_memory(tmp_path, unlabelled_txt):
+    """Texts, copies, gold labels and every teacher's answers alike, whether the unlabelled file is read whole
+    or as a stream labelled a chunk at a time and written to disk."""
+    folder = save_tiny_folder(tmp_path / "teacher", "gru", TEXTS, LABELS)
+    teachers = ["tfidf", str(folder)]
+    # Two posts of each topic at least: the TF-IDF teacher answers them out-of-fold, on disk as in memory.
+    labelled = posts_dataset(TEXTS[:12], [TOPIC_OF_TEXT[i % 6] for i in range(12)])
+    posts = (list(labelled["text"]), list(labelled["label"]))
+    remainder, validation = TEXTS[12:15], TEXTS[16:20]
+
+    unlabelled = remainder + read_unlabelled_file(str(unlabelled_txt), "text")
+    in_memory = build_transfer_set(labelled, unlabelled, 2, "[MASK]", seed=3, chunk_size=4)
+    answers = teacher_answers(teachers, LABELS, in_memory.texts, posts, validation, tmp_path / "a", seed=3)
+    stream = open_unlabelled_stream(str(unlabelled_txt), "text")
+    on_disk, streamed = transfer_on_disk(
+        teachers, LABELS, labelled, remainder, stream, validation, tmp_path / "b", augment=2, mask_token="[MASK]",
+        seed=3, chunk_size=4,
+    )  # fmt: skip
+
+    assert on_disk.dataset["text"] == in_memory.texts
+    assert on_disk.dataset["label"] == in_memory.labels
+    assert on_disk.describe() == in_memory.describe() == {"texts": 75, "labelled": 12, "unlabelled": 13, "augmented": 50}
+    assert sum("[MASK]" in text for text in in_memory.texts) > 10
+    # A text's copies are its own (seeded by its number), whatever the chunks it is altered in.
+    whole = build_transfer_set(labelled, unlabelled, 2, "[MASK]", seed=3)
+    assert whole.texts != in_memory.texts and sorted(whole.texts) == sorted(in_memory.texts)
+    log_probabilities = np.asarray(on_disk.dataset[ANSWERS_COLUMN])  # (texts, teachers, classes)
+    for index, answer in enumerate(answers):
+        np.testing.assert_allclose(np.exp(log_probabilities[:, index]), np.exp(answer.transfer), atol=1e-6)
+        np.testing.assert_allclose(np.exp(streamed[index].validation), np.exp(answer.validation), atol=1e-6)
+    # The mix the student learns is the in-memory one too.
+    mixed = soft_targets_column(on_disk.dataset, [2.0, 1.0], 3.0, TEACHER_COLUMN)
+    np.testing.assert_allclose(np.asarray(mixed[TEACHER_COLUMN]), soft_targets(answers, [2.0, 1.0], 3.0), atol=1e-6)
+
+
+class CountedStream:
+    """An unlabelled stream that counts the texts read from it, and can refuse to be read at all."""
+
+    def __init__(self, texts, readable=True):
+        self.all, self.read, self.readable = texts, 0, readable
+
+    def texts(self):
+        assert self.readable, "the unlabelled text was read again"
+        for text in self.all:
+            self.read += 1
+            yield text
+
+    def identity(self):
+        return {"path": "counted", "size": len(self.all), "mtime_ns": 0}
+
+
+def test_a_streamed_transfer_set_is_labelled_as_it_is_read_and_trained_on_memory_mapped(tmp_path, monkeypatch):
+    """Memory holds a chunk: each chunk is labelled once its texts are read, before the next is; the set lives
+    in Arrow files in the output folder, read memory-mapped. A repeated run reads it back without reading the
+    unlabelled text; one of other settings labels anew, and the old set is removed."""
+    from hf_seqmodels.training import teachers as teachers_module
+
+    stream = CountedStream([f"{text} number {index}" for index, text in enumerate(TEXTS[:10])])
+    read_when_labelling = []
+    probabilities = teachers_module._tfidf_probabilities
+
+    def counted(pipeline, texts, classes):
+        read_when_labelling.append(stream.read)
+        return probabilities(pipeline, texts, classes)
+
+    monkeypatch.setattr(teachers_module, "_tfidf_probabilities", counted)
+    labelled = posts_dataset(TEXTS[:8], [TOPIC_OF_TEXT[i % 6] for i in range(8)])
+    options = dict(augment=1, mask_token="[MASK]", seed=0, chunk_size=4)
+    run = lambda stream, **changed: transfer_on_disk(  # noqa: E731
+        ["tfidf"], LABELS, labelled, [], stream, TEXTS[12:16], tmp_path / "out", **{**options, **changed}
+    )
+    on_disk, (answers,) = run(stream)
+    # validation, the labelled posts, then the chunks of 4, 4 and 2 texts, each once read
+    assert read_when_labelling == [0, 0, 4, 8, 10]
+    assert answers.seconds > 0 and on_disk.describe() == {"texts": 36, "labelled": 8, "unlabelled": 10, "augmented": 18}
+    folder = tmp_path / "out" / TRANSFER_FOLDER
+    assert on_disk.dataset.cache_files and all(
+        Path(cache["filename"]).is_relative_to(folder) and cache["filename"].endswith(".arrow") for cache in on_disk.dataset.cache_files
+    )
+    assert isinstance(on_disk.dataset.data, MemoryMappedTable)
+    mixed = soft_targets_column(on_disk.dataset, [1.0], 2.0, TEACHER_COLUMN)
+    assert isinstance(mixed.data, MemoryMappedTable) and Path(mixed.cache_files[0]["filename"]).is_relative_to(folder)
+
+    again, (answers,) = run(CountedStream(stream.all, readable=False))
+    assert answers.seconds == 0.0 and len(read_when_labelling) == 5  # nothing read, nothing labelled
+    assert again.dataset["text"] == on_disk.dataset["text"] and again.describe() == on_disk.describe()
+
+    other, (answers,) = run(CountedStream(stream.all), augment=2)
+    assert answers.seconds > 0 and other.describe()["augmented"] == 36
+    assert len(list(folder.glob("*.json"))) == 1 and len(list(folder.glob("generator/*"))) == 1  # the old set is gone
+    next(folder.glob("*.json")).unlink()  # a set whose record is lost is not trusted: labelled again
+    _, (answers,) = run(CountedStream(stream.all), augment=2)
+    assert answers.seconds > 0
+
+
+def cut_csv(path):
+    path.write_text('text\n"a first post"\n"a second post, cut in the mid', encoding="utf-8")
+
+
+def late_latin1_csv(path):
+    rows = [f"post {index}" for index in range(15000)]
+    rows[12000] = "Caf\xe9 au lait"
+    path.write_bytes(("text\n" + "".join(row + "\n" for row in rows)).encode("latin-1"))
+
+
+@pytest.mark.parametrize(
+    "name, write, words",
+    [
+        ("more.csv", cut_csv, ["--unlabelled_file", "more.csv'", "could not be read", "EOF inside string"]),
+        ("more.txt", lambda path: path.write_bytes(b"fine\nCaf\xe9\n"), ["more.txt'", "not UTF-8", "0xe9", "line 2"]),
+        ("more.txt", lambda path: path.write_text(""), ["--unlabelled_file", "more.txt'", "holds no text"]),
+        ("more.csv", lambda path: path.write_text("text\n\n  \n"), ["--unlabelled_file", "more.csv'", "holds no text"]),
+        ("more.jsonl", lambda path: path.write_text('{"body": "hi"}\n'), ["--unlabelled_file", "'text'", "not found"]),
+        ("more.doc", lambda path: path.write_text("hi\n"), ["--unlabelled_file", "more.doc'", ".doc", ".txt"]),
+    ],
+    ids=["csv-cut-mid-row", "not-utf-8", "empty", "blank", "no-such-column", "no-such-format"],
+)
+def test_bad_streamed_unlabelled_files_are_named_in_one_line(name, write, words, capsys, tmp_path, topics_csv):
+    write(tmp_path / name)
+    code, _, err = run_command(
+        capsys, "distill", "--architecture", "gru", *TINY_STUDENT, "--min_df", "1", "--train_file", topics_csv,
+        "--teacher", "tfidf", "--unlabelled_file", tmp_path / name, "--streaming", "true", "--output_dir",
+        tmp_path / "out", *QUIET,
+    )  # fmt: skip
+    assert_refused(code, err, "distill", words)
+    assert not (tmp_path / "out" / "model.safetensors").exists()
+
+
+def test_a_bad_byte_met_while_labelling_leaves_no_transfer_set(tmp_path):
+    """The CSV reader reads 10,000 rows at a time: the byte in row 12,000 is met after the first chunks were
+    labelled and written, and nothing of the half-made set is kept."""
+    late_latin1_csv(tmp_path / "more.csv")
+    stream = open_unlabelled_stream(str(tmp_path / "more.csv"), "text")
+    labelled = posts_dataset(TEXTS[:8], [TOPIC_OF_TEXT[i % 6] for i in range(8)])
+    with pytest.raises(UsageError, match=r"'.*more\.csv' is not UTF-8: byte 0xe9 at line 12002"):
+        transfer_on_disk(["tfidf"], LABELS, labelled, [], stream, TEXTS[:4], tmp_path / "out", augment=0, mask_token="", seed=0)
+    folder = tmp_path / "out" / TRANSFER_FOLDER
+    assert not list(folder.glob("*.json")) and not list(folder.rglob("*.arrow"))
+
+
+def test_a_streamed_run_resumes_without_labelling_again(capsys, tmp_path, topics_csv, unlabelled_txt):
+    """distill --streaming end to end: a student trained in epochs on the set on disk, and a run resumed from
+    its checkpoint reads that set back."""
+    base = [
+        "distill", "--architecture", "gru", *TINY_STUDENT, "--min_df", "1", "--max_length", "32", "--train_file",
+        topics_csv, "--teacher", "tfidf", "--unlabelled_file", unlabelled_txt, "--streaming", "true", "--augment", "1",
+        "--output_dir", tmp_path / "out", "--early_stopping_patience", "0", *QUIET,
+    ]  # fmt: skip
+    code, out, err = run_command(capsys, *base, "--num_train_epochs", "1")
+    assert code == 0, err
+    first = json.loads(out.strip().splitlines()[-1])
+    made = first["distillation"]["transfer_set"]
+    assert made["unlabelled"] == 10 and made["texts"] == 2 * (made["labelled"] + 10)
+    assert first["distillation"]["streaming"] and first["distillation"]["labelling_seconds"] > 0
+    assert not (tmp_path / "out" / TEACHER_CACHE).exists()  # the answers are in the set on disk
+    (tmp_path / "out" / "training_summary.json").unlink()  # as a run killed after its first epoch leaves it
+    code, out, err = run_command(capsys, *base, "--num_train_epochs", "2", "--resume_from_checkpoint", "last")
+    assert code == 0, err
+    resumed = json.loads((tmp_path / "out" / "training_summary.json").read_text())
+    assert resumed["resumed_from_step"] > 0 and resumed["epochs"] == 2
+    assert resumed["distillation"]["labelling_seconds"] == 0.0  # read back, not labelled again
+    assert resumed["distillation"]["transfer_set"] == made
 
 
 # --------------------------------------------------------------------------- compare --distill

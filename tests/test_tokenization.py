@@ -1,14 +1,17 @@
-"""`train_tokenizer`: the words it learns are the words it reads back, in any script, from any iterable;
-on ASCII text its vocabulary is scikit-learn's `TfidfVectorizer` vocabulary, ids included."""
+"""`train_tokenizer`: the words it learns are the words it reads back, in any script, from any iterable or
+data set, streamed or not; on ASCII text its vocabulary is scikit-learn's `TfidfVectorizer` vocabulary, ids
+included; with `max_candidates`, the count pruned as its docstring says."""
 
+import logging
 from collections import Counter
 
 import pytest
-from datasets import Dataset
+from datasets import Dataset, load_dataset
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hf_seqmodels import train_tokenizer
+from hf_seqmodels.tokenization import count_words
 
 SPECIAL_TOKENS = {"[PAD]", "[UNK]", "[MASK]"}
 
@@ -99,12 +102,97 @@ def test_ascii_newsgroups_vocabulary_is_the_tfidf_vectorizers(ascii_posts, vocab
     assert train_tokenizer(ascii_posts, vocab_size=vocab_size, min_df=min_df, max_df=max_df).get_vocab() == expected
 
 
-def test_a_generator_or_a_dataset_column_learns_what_a_list_learns(capsys):
+def test_a_generator_a_column_or_a_data_set_learns_what_a_list_learns(capsys):
     texts = ["the probe reached orbit", "The car engine, the ENGINE", "orbit of the moon", "a car in orbit", "Über car"] * 3
     expected = train_tokenizer(texts, vocab_size=8, min_df=2).get_vocab()
-    assert train_tokenizer((text for text in texts), vocab_size=8, min_df=2).get_vocab() == expected
-    assert train_tokenizer(Dataset.from_dict({"text": texts})["text"], vocab_size=8, min_df=2).get_vocab() == expected
+    dataset = Dataset.from_dict({"label": list(range(len(texts))), "text": texts})
+    sources = [
+        lambda: (text for text in texts),
+        lambda: dataset["text"],
+        lambda: dataset,  # its `text` column, read in batches
+        lambda: dataset.to_iterable_dataset(num_shards=3),  # a stream
+    ]
+    for source in sources:
+        assert train_tokenizer(source(), vocab_size=8, min_df=2).get_vocab() == expected
+        # Batches of two: texts counted across batch boundaries as at once.
+        assert train_tokenizer(source(), vocab_size=8, min_df=2, batch_size=2).get_vocab() == expected
     assert capsys.readouterr().err == ""  # no progress bar for a short fit
+
+
+def test_a_data_set_without_a_text_column_is_refused_naming_its_columns():
+    with pytest.raises(ValueError, match=r"without a 'text' column \(its columns: body, label\)") as error:
+        train_tokenizer(Dataset.from_dict({"body": ["the car"] * 2, "label": [0, 1]}))
+    assert "\n" not in str(error.value)
+
+
+@pytest.fixture(scope="module")
+def bydate_training_posts(newsgroups_home):
+    from sklearn.datasets import fetch_20newsgroups
+
+    return fetch_20newsgroups(subset="train")["data"]  # headers kept: e-mail addresses, names, every script
+
+
+def test_batches_are_cut_into_the_words_pre_tokenizing_text_by_text_gives(bydate_training_posts):
+    """The counting cuts each batch with `encode_batch`; it must count what the tokenizer's own normalizer and
+    pre-tokenizer give text by text."""
+    posts = bydate_training_posts[:2000]
+    backend = WORD_SPLITTER.backend_tokenizer
+    expected_tf, expected_df = Counter(), Counter()
+    for post in posts:
+        words = words_of(WORD_SPLITTER, post)
+        expected_tf.update(words)
+        expected_df.update(set(words))
+    assert any(not post.isascii() for post in posts)
+    assert count_words(posts, backend, batch_size=300, max_candidates=None) == (expected_tf, expected_df, len(posts))
+
+
+def one_post_per_line(posts, path):
+    """`posts` as a text file, one a line: the breaks inside a post (every kind `str.splitlines` knows) become
+    spaces, which cut words as they did."""
+    with open(path, "w", encoding="utf-8") as file:
+        for post in posts:
+            file.write(" ".join(post.splitlines()) + "\n")
+    return path
+
+
+@pytest.mark.slow  # three fits of the whole training split, about half a minute on two cores
+def test_a_fit_streamed_from_a_file_learns_the_in_memory_vocabulary(bydate_training_posts, tmp_path):
+    expected = train_tokenizer(bydate_training_posts).get_vocab()
+    path = one_post_per_line(bydate_training_posts, tmp_path / "posts.txt")
+
+    def lines():
+        with open(path, encoding="utf-8", newline="\n") as file:
+            for line in file:
+                yield line.removesuffix("\n")
+
+    assert train_tokenizer(lines()).get_vocab() == expected
+    streamed = load_dataset("text", data_files=str(path), split="train", streaming=True)
+    assert train_tokenizer(streamed).get_vocab() == expected
+
+
+CANDIDATE_TEXTS = ["orbit probe", "orbit engine", "moon car", "orbit car", "probe moon", "car probe"]
+
+
+def test_the_candidate_bound_drops_the_rarest_words_as_documented(caplog):
+    """Batches of two texts, at most three words kept between batches; by hand, the words' document frequencies:
+    after texts 1-2: orbit 2, probe 1, engine 1 (three words: nothing dropped);
+    after texts 3-4: orbit 3, car 2, probe 1, engine 1, moon 1: five words, and dropping those in one text leaves
+    two: orbit 3, car 2;
+    after texts 5-6: orbit 3, car 3, probe 2 (counted anew), moon 1 (anew): four, and dropping moon leaves three.
+    With min_df 2: car and orbit (3, ordered by word), probe (2). The exact count has probe in 3 texts and moon in 2.
+    """
+    bounded = dict(vocab_size=100, min_df=2, batch_size=2)
+    with caplog.at_level(logging.WARNING, logger="hf_seqmodels.tokenization"):
+        pruned = train_tokenizer(CANDIDATE_TEXTS, max_candidates=3, **bounded).get_vocab()
+    assert pruned == {"[PAD]": 0, "[UNK]": 1, "car": 2, "orbit": 3, "probe": 4, "[MASK]": 5}
+    assert "max_candidates=3" in caplog.text and "at most 1 texts" in caplog.text
+    exact = {"[PAD]": 0, "[UNK]": 1, "car": 2, "orbit": 3, "probe": 4, "moon": 5, "[MASK]": 6}
+    assert train_tokenizer(CANDIDATE_TEXTS, **bounded).get_vocab() == exact
+    # A bound never exceeded (five distinct words) drops nothing and warns of nothing: the exact count.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hf_seqmodels.tokenization"):
+        assert train_tokenizer(CANDIDATE_TEXTS, max_candidates=5, **bounded).get_vocab() == exact
+    assert caplog.text == ""
 
 
 @pytest.mark.parametrize(
@@ -119,6 +207,9 @@ def test_a_generator_or_a_dataset_column_learns_what_a_list_learns(capsys):
         (dict(min_df=7), "min_df"),  # no word is in 7 texts
         (dict(vocab_size=3), "vocab_size"),
         (dict(model_max_length=0), "model_max_length"),
+        (dict(max_candidates=0), "max_candidates"),
+        (dict(max_candidates=2.5), "max_candidates"),
+        (dict(batch_size=0), "batch_size"),
     ],
 )
 def test_bad_settings_are_refused_in_one_line_naming_them(arguments, named):

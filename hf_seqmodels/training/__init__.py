@@ -15,6 +15,7 @@ TF-IDF tokenizer -> `Trainer` -> a folder ready for the Hub; masked-LM pretraini
     distillation.py distill(): one student trained on teachers' probabilities (the loss, its Trainer, the job)
     teachers.py     the teachers (any classifier folder, tfidf) and their answers on the transfer set, cached
     transfer.py     the transfer set: labelled posts, unlabelled text, augmented copies
+    transfer_disk.py distill --streaming: the transfer set labelled a batch at a time onto disk, memory-mapped
     tfidf.py        the TF-IDF pipelines (the baselines' vectorizer; TF-IDF + LogisticRegression)
 
 `hf-seqmodels train` and `scripts/train.py` are `parse_args()` + `train()`; `hf-seqmodels pretrain` and

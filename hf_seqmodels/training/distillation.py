@@ -2,9 +2,10 @@
 transfer set that can be far larger than the labelled data, from arguments to an ordinary classifier folder.
 
 It reads top to bottom like `jobs.train()`, which it follows step for step; what differs is the data (the
-transfer set, `transfer.py`), the targets (the teachers' answers, `teachers.py`) and the loss
-(`DistillationTrainer.compute_loss`). The student is any model `train` builds: `--architecture` (its recipe),
-a ready config, or `--model_name_or_path` (a masked-LM folder, say).
+transfer set, `transfer.py`; under `--streaming` written to disk as it is labelled, `transfer_disk.py`), the
+targets (the teachers' answers, `teachers.py`) and the loss (`DistillationTrainer.compute_loss`). The student
+is any model `train` builds: `--architecture` (its recipe), a ready config, or `--model_name_or_path` (a
+masked-LM folder, say).
 """
 
 import logging
@@ -27,12 +28,16 @@ from .checkpoints import checkpoint_step, resolve_checkpoint
 from .jobs import fit, publish, score_and_save
 from .teachers import TFIDF_TEACHER, check_teachers, soft_targets, teacher_answers, teacher_settings
 from .trainer import SeqModelsTrainer, build_trainer
-from .transfer import build_transfer_set, read_unlabelled_file, unlabelled_remainder
+from .transfer import build_transfer_set, open_unlabelled_stream, read_unlabelled_file, unlabelled_remainder
+from .transfer_disk import soft_targets_column, transfer_on_disk
 
 logger = logging.getLogger(__name__)
 
 # The column of the transfer set holding the teachers' probabilities at the distillation temperature.
 TEACHER_COLUMN = "teacher_probabilities"
+TRANSFER_FEATURES = datasets.Features(
+    {"text": datasets.Value("string"), "label": datasets.Value("int64"), TEACHER_COLUMN: datasets.Sequence(datasets.Value("float32"))}
+)
 
 
 @dataclass
@@ -78,6 +83,14 @@ class DistillationArguments:
         },
     )
     teacher_batch_size: int = field(default=128, metadata={"help": "Texts per batch when the teachers label the transfer set."})
+    streaming: bool = field(
+        default=False,
+        metadata={
+            "help": "Read --unlabelled_file as a stream and write the transfer set to the output folder "
+            "(transfer_set/) as the teachers label it, a batch at a time, for text larger than memory; "
+            "training reads it memory-mapped, in ordinary epochs."
+        },
+    )
 
     def __post_init__(self):
         check_teachers(self.teacher)
@@ -177,51 +190,35 @@ def distill(model_args: ModelArguments, data_args: DataArguments, training_args,
     checkpoint = resolve_checkpoint(training_args)
     resumed_from_step = checkpoint_step(checkpoint)
     start_from = checkpoint or model_args.model_name_or_path
-    output_dir = Path(training_args.output_dir)
 
     # Data: the labelled posts, validation and test as `train` has them; the unlabelled text beside them
     raw = load_labelled_data(data_args, training_args)
     label_names = raw["train"].features["label"].names
     with training_args.main_process_first(desc="unlabelled text"):
         unlabelled = unlabelled_remainder(data_args)
-        if distill_args.unlabelled_file is not None:
+        stream = None
+        if distill_args.unlabelled_file is not None and distill_args.streaming:
+            stream = open_unlabelled_stream(distill_args.unlabelled_file, distill_args.unlabelled_text_column)
+        elif distill_args.unlabelled_file is not None:
             unlabelled += read_unlabelled_file(distill_args.unlabelled_file, distill_args.unlabelled_text_column)
 
-    # Tokenizer: fitted on the transfer set's own text (labelled and unlabelled; never validation or test)
-    original_texts = list(raw["train"]["text"]) + unlabelled
-    tokenizer = shared(training_args, lambda: build_tokenizer(model_args, original_texts, start_from))
-    transfer = build_transfer_set(raw["train"], unlabelled, distill_args.augment, tokenizer.mask_token or "", training_args.seed)
-    logger.info("transfer set: %s", transfer.describe())
+    # Tokenizer: fitted on the transfer set's own text (labelled and unlabelled; never validation or test), read
+    # once as it goes by: train_tokenizer counts words, not texts, so a streamed file is never held whole.
+    def original_texts():
+        yield from raw["train"]["text"]
+        yield from unlabelled
+        if stream is not None:
+            yield from stream.texts()
+
+    tokenizer = shared(training_args, lambda: build_tokenizer(model_args, original_texts(), start_from))
 
     # Teachers: each labels the transfer set and validation once (or is read back from the output folder)
-    def label():
-        return teacher_answers(
-            distill_args.teacher,
-            label_names,
-            transfer.texts,
-            (list(raw["train"]["text"]), list(raw["train"]["label"])),
-            list(raw["validation"]["text"]),
-            output_dir,
-            device=training_args.device,
-            batch_size=distill_args.teacher_batch_size,
-            seed=training_args.seed,
-        )
-
-    answers = shared(training_args, label)
-    targets = soft_targets(answers, distill_args.weights, distill_args.temperature)
+    make = transfer_streamed if distill_args.streaming else transfer_in_memory
+    transfer, answers, transfer_split = make(raw, unlabelled, stream, tokenizer, distill_args, training_args)
+    logger.info("transfer set: %s", transfer.describe())
     record = distillation_record(answers, distill_args, transfer, np.asarray(raw["validation"]["label"]))
     logger.info("teachers on validation: %s", {entry["teacher"]: entry["validation_accuracy"] for entry in record["teachers"]})
 
-    transfer_split = datasets.Dataset.from_dict(
-        {"text": transfer.texts, "label": transfer.labels, TEACHER_COLUMN: list(targets)},
-        features=datasets.Features(
-            {
-                "text": datasets.Value("string"),
-                "label": datasets.Value("int64"),
-                TEACHER_COLUMN: datasets.Sequence(datasets.Value("float32")),
-            }
-        ),
-    )
     tokenized = tokenize_splits(
         datasets.DatasetDict(train=transfer_split, validation=raw["validation"], test=raw["test"]), tokenizer, training_args
     )
@@ -250,6 +247,55 @@ def distill(model_args: ModelArguments, data_args: DataArguments, training_args,
     return summary
 
 
+def transfer_in_memory(raw, unlabelled: list[str], stream, tokenizer, distill_args, training_args):
+    """(TransferSet, the teachers' answers, the transfer split with the teachers' soft targets), all in memory;
+    the answers cached in `teacher_log_probabilities.npz` (`teachers.teacher_answers`)."""
+    mask_token = tokenizer.mask_token or ""
+    transfer = build_transfer_set(raw["train"], unlabelled, distill_args.augment, mask_token, training_args.seed)
+    label_names = raw["train"].features["label"].names
+
+    def label():
+        return teacher_answers(
+            distill_args.teacher,
+            label_names,
+            transfer.texts,
+            (list(raw["train"]["text"]), list(raw["train"]["label"])),
+            list(raw["validation"]["text"]),
+            Path(training_args.output_dir),
+            device=training_args.device,
+            batch_size=distill_args.teacher_batch_size,
+            seed=training_args.seed,
+        )
+
+    answers = shared(training_args, label)
+    targets = soft_targets(answers, distill_args.weights, distill_args.temperature)
+    columns = {"text": transfer.texts, "label": transfer.labels, TEACHER_COLUMN: list(targets)}
+    return transfer, answers, datasets.Dataset.from_dict(columns, features=TRANSFER_FEATURES)
+
+
+def transfer_streamed(raw, unlabelled: list[str], stream, tokenizer, distill_args, training_args):
+    """`transfer_in_memory` under --streaming: the unlabelled text read a batch at a time and the transfer set
+    written to the output folder as the teachers label it (`transfer_disk.py`), then memory-mapped; the main
+    process makes it, the others read it back."""
+    with training_args.main_process_first(desc="transfer set"):
+        transfer, answers = transfer_on_disk(
+            distill_args.teacher,
+            raw["train"].features["label"].names,
+            raw["train"],
+            unlabelled,
+            stream,
+            list(raw["validation"]["text"]),
+            Path(training_args.output_dir),
+            augment=distill_args.augment,
+            mask_token=tokenizer.mask_token or "",
+            seed=training_args.seed,
+            device=training_args.device,
+            batch_size=distill_args.teacher_batch_size,
+        )
+        split = soft_targets_column(transfer.dataset, distill_args.weights, distill_args.temperature, TEACHER_COLUMN)
+    return transfer, answers, split
+
+
 def distillation_record(answers, distill_args: DistillationArguments, transfer, validation_labels) -> dict:
     """What the summary and the model card say of a distillation: each teacher and its validation accuracy, the
     averaged teacher's, the transfer set's make-up and the loss's settings."""
@@ -271,4 +317,5 @@ def distillation_record(answers, distill_args: DistillationArguments, transfer, 
         "unlabelled_weight": distill_args.unlabelled_weight,
         "augment": distill_args.augment,
         "unlabelled_file": distill_args.unlabelled_file,
+        "streaming": distill_args.streaming,
     }

@@ -176,6 +176,13 @@ def _open_sources(data_args) -> tuple[TextStream, TextStream | None]:
         return streams["train"], streams.get("validation")
     files = {"train": data_args.train_file, "validation": data_args.validation_file}
     files = {split: str(path) for split, path in files.items() if path is not None}
+    streams = open_file_streams(files, data_args.text_column, {split: f"--{split}_file" for split in files})
+    return streams["train"], streams.get("validation")
+
+
+def open_file_streams(files: dict[str, str], text_column: str, options: dict[str, str]) -> dict[str, TextStream]:
+    """Each file of `files` (split -> path) as a checked stream of its `text_column`, named in errors by its
+    option (`options`: split -> "--train_file", say) and path; the files share one extension."""
     suffixes = {Path(path).suffix.lower() for path in files.values()}
     if len(suffixes) != 1 or not suffixes <= TEXT_FILE_BUILDERS.keys():
         valid = list(TEXT_FILE_BUILDERS)
@@ -183,9 +190,8 @@ def _open_sources(data_args) -> tuple[TextStream, TextStream | None]:
     builder = TEXT_FILE_BUILDERS[suffixes.pop()]
     raw = datasets.load_dataset(builder, data_files=files, streaming=True)
     # A plain-text file has one column, "text", whatever --text_column says.
-    column = "text" if builder == "text" else data_args.text_column
-    streams = {split: _text_column(raw[split], column, f"--{split}_file {path!r}", path) for split, path in files.items()}
-    return streams["train"], streams.get("validation")
+    column = "text" if builder == "text" else text_column
+    return {split: _text_column(raw[split], column, f"{options[split]} {path!r}", path) for split, path in files.items()}
 
 
 def _open_hub_stream(name: str, config_name: str | None) -> datasets.IterableDatasetDict:

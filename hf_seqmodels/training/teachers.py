@@ -3,8 +3,10 @@
 A teacher is any classifier a user holds (`serving.open_classifier`: this package's folders, exported ONNX
 folders, any transformers sequence classifier, each reading with its own tokenizer), or `tfidf`: a TF-IDF +
 LogisticRegression fitted here on the labelled posts. Each teacher labels the transfer set and the validation
-split once; its log-probabilities are kept in the output folder (`TEACHER_CACHE`), so that a resumed or
-repeated run, or one at another temperature or weighting, labels nothing again.
+split once; its log-probabilities are kept in the output folder (`TEACHER_CACHE`; under `--streaming`, in the
+transfer set on disk, `transfer_disk.py`), so that a resumed or repeated run, or one at another temperature or
+weighting, labels nothing again. `open_teacher` readies a teacher once; it then answers any texts, the whole
+transfer set at once or a batch at a time alike.
 """
 
 import hashlib
@@ -12,6 +14,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +40,7 @@ TFIDF_FOLDS = 5
 @dataclass
 class TeacherAnswers:
     name: str  # the folder as given, or "tfidf"
-    transfer: np.ndarray  # (transfer texts, classes) log-probabilities
+    transfer: np.ndarray | None  # (transfer texts, classes) log-probabilities; None where on disk (transfer_disk.py)
     validation: np.ndarray  # (validation posts, classes) log-probabilities
     seconds: float  # fitting (tfidf) and labelling both sets; 0.0 when read from the cache
 
@@ -80,34 +83,59 @@ def teacher_answers(
             answers.append(TeacherAnswers(teacher, cached[f"{key}/transfer"], cached[f"{key}/validation"], 0.0))
             continue
         started = time.perf_counter()
-        if teacher == TFIDF_TEACHER:
-            transfer, validation = _tfidf_answers(label_names, transfer_texts, labelled, validation_texts, seed)
-        else:
-            transfer, validation = _folder_answers(teacher, label_names, transfer_texts, validation_texts, device, batch_size)
+        opened = open_teacher(teacher, label_names, labelled, device, batch_size, seed)
+        transfer = opened.answer_transfer(transfer_texts, gold=len(labelled[0]))
+        validation = opened.answer(validation_texts)
         answers.append(TeacherAnswers(teacher, transfer, validation, time.perf_counter() - started))
         cached[f"{key}/transfer"], cached[f"{key}/validation"] = transfer, validation
         _write_cache(cache_path, cached)
     return answers
 
 
-def soft_targets(answers: list[TeacherAnswers], weights: list[float], temperature: float, split: str = "transfer") -> np.ndarray:
-    """The teachers' weighted mean of softmax(log-probabilities / T): what the student learns to match at T."""
-    total = 0.0
-    for answer, weight in zip(answers, weights):
-        total = total + weight * torch.softmax(torch.from_numpy(getattr(answer, split)).double() / temperature, -1).numpy()
-    return (total / sum(weights)).astype(np.float32)
+@dataclass
+class Teacher:
+    """A teacher ready to answer: `answer(texts)` gives its log-probabilities on any texts; `own`, where it is
+    not `answer` of them, its answers on the labelled posts (the TF-IDF teacher's out-of-fold ones)."""
+
+    name: str
+    answer: Callable[[list[str]], np.ndarray]
+    own: np.ndarray | None = None
+
+    def answer_transfer(self, texts: list[str], gold: int) -> np.ndarray:
+        """Its answers on transfer texts whose first `gold` are the labelled posts (all of them, or none)."""
+        answers = self.answer(texts)
+        if gold and self.own is not None:
+            answers[:gold] = self.own
+        return answers
 
 
-def _folder_answers(folder, label_names, transfer_texts, validation_texts, device, batch_size):
-    classifier = open_classifier(folder, device, option="--teacher")
+def open_teacher(teacher: str, label_names, labelled, device="cpu", batch_size: int = 128, seed: int = 42) -> Teacher:
+    """A folder opened (refused where its labels differ from `label_names`), or the TF-IDF teacher fitted on
+    `labelled` (texts, labels)."""
+    if teacher == TFIDF_TEACHER:
+        return _tfidf_teacher(label_names, labelled, seed)
+    classifier = open_classifier(teacher, device, option="--teacher")
     names = [classifier.id2label[index] for index in range(len(classifier.id2label))]
     if names != label_names:
         where = next((i for i, (a, b) in enumerate(zip(names, label_names)) if a != b), min(len(names), len(label_names)))
         raise UsageError(
-            f"--teacher {folder!r}: its labels differ from the data's (label {where}: {label_at(names, where)} there, "
+            f"--teacher {teacher!r}: its labels differ from the data's (label {where}: {label_at(names, where)} there, "
             f"{label_at(label_names, where)} in the data); a teacher needs the data's labels in the same order"
         )
-    return tuple(_log_probabilities(classifier, texts, batch_size) for texts in (transfer_texts, validation_texts))
+    return Teacher(teacher, lambda texts: _log_probabilities(classifier, texts, batch_size))
+
+
+def soft_targets(answers: list[TeacherAnswers], weights: list[float], temperature: float, split: str = "transfer") -> np.ndarray:
+    """The teachers' weighted mean of softmax(log-probabilities / T): what the student learns to match at T."""
+    return mixed_targets([getattr(answer, split) for answer in answers], weights, temperature)
+
+
+def mixed_targets(log_probabilities: list[np.ndarray], weights: list[float], temperature: float) -> np.ndarray:
+    """`soft_targets` of each teacher's log-probabilities on the same texts, in the order of `weights`."""
+    total = 0.0
+    for answers, weight in zip(log_probabilities, weights):
+        total = total + weight * torch.softmax(torch.from_numpy(np.asarray(answers)).double() / temperature, -1).numpy()
+    return (total / sum(weights)).astype(np.float32)
 
 
 def _log_probabilities(classifier, texts: list[str], batch_size: int) -> np.ndarray:
@@ -119,7 +147,7 @@ def _log_probabilities(classifier, texts: list[str], batch_size: int) -> np.ndar
     return answers
 
 
-def _tfidf_answers(label_names, transfer_texts, labelled, validation_texts, seed):
+def _tfidf_teacher(label_names, labelled, seed) -> Teacher:
     texts, labels = labelled
     labels = np.asarray(labels)
     pipeline = tfidf_logistic_regression()
@@ -127,13 +155,15 @@ def _tfidf_answers(label_names, transfer_texts, labelled, validation_texts, seed
     smallest = np.bincount(labels, minlength=len(label_names)).min()
     folds = min(TFIDF_FOLDS, int(smallest))
     pipeline.fit(texts, labels)
-    transfer = _tfidf_probabilities(pipeline, transfer_texts, classes)
+    own = None
     if folds >= 2:  # out-of-fold answers on the posts it is fitted on (a class with one post cannot be folded)
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-        out_of_fold = cross_val_predict(tfidf_logistic_regression(), texts, labels, cv=splitter, method="predict_proba")
-        transfer[: len(texts)] = out_of_fold
-    validation = _tfidf_probabilities(pipeline, validation_texts, classes)
-    return (np.log(np.clip(array, 1e-12, None)).astype(np.float32) for array in (transfer, validation))
+        own = _log(cross_val_predict(tfidf_logistic_regression(), texts, labels, cv=splitter, method="predict_proba"))
+    return Teacher(TFIDF_TEACHER, lambda batch: _log(_tfidf_probabilities(pipeline, batch, classes)), own)
+
+
+def _log(probabilities: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(probabilities, 1e-12, None)).astype(np.float32)
 
 
 def _tfidf_probabilities(pipeline, texts, classes) -> np.ndarray:
@@ -151,25 +181,33 @@ def teacher_settings(teacher: str) -> dict:
 
 
 def _fingerprint(teacher: str, transfer_texts, validation_texts, labelled, seed: int) -> str:
-    """Which teacher answered which texts: the folder's weights (their size and time), or the TF-IDF teacher's
-    fitting data; and every text, in order."""
+    """Which teacher answered which texts: the teacher (`add_teacher_identity`) and every text, in order."""
     digest = hashlib.sha256()
-    if teacher == TFIDF_TEACHER:
-        digest.update(json.dumps([TFIDF_TEACHER, TFIDF_TEACHER_SETTINGS, list(map(int, labelled[1])), seed]).encode())
-        for text in labelled[0]:
-            digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
-    else:
-        digest.update(os.path.abspath(teacher).encode("utf-8", "surrogatepass"))
-        for name in ("model.safetensors", "model.onnx", "config.json"):
-            path = Path(teacher, name)
-            if path.is_file():
-                stat = path.stat()
-                digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    add_teacher_identity(digest, teacher, labelled, seed)
     for split in (transfer_texts, validation_texts):
         digest.update(b"\1")
-        for text in split:
-            digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+        add_texts(digest, split)
     return digest.hexdigest()[:32]
+
+
+def add_teacher_identity(digest, teacher: str, labelled, seed: int) -> None:
+    """Which teacher it is, into `digest`: the folder's weights (their size and time), or the TF-IDF teacher's
+    fitting data."""
+    if teacher == TFIDF_TEACHER:
+        digest.update(json.dumps([TFIDF_TEACHER, TFIDF_TEACHER_SETTINGS, list(map(int, labelled[1])), seed]).encode())
+        add_texts(digest, labelled[0])
+        return
+    digest.update(os.path.abspath(teacher).encode("utf-8", "surrogatepass"))
+    for name in ("model.safetensors", "model.onnx", "config.json"):
+        path = Path(teacher, name)
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+
+
+def add_texts(digest, texts) -> None:
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
 
 
 def _read_cache(path: Path) -> dict:
