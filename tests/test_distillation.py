@@ -363,6 +363,18 @@ def test_bad_unlabelled_files_are_named(content, words, capsys, tmp_path, topics
     assert_refused(code, err, "distill", words)
 
 
+def resumed_for_a_second_epoch(capsys, base: list, output_dir) -> dict:
+    """The summary of `base` resumed for a second epoch from the checkpoint of a one-epoch run in `output_dir`,
+    whose teachers' answers it read back rather than labelling again."""
+    (output_dir / "training_summary.json").unlink()  # as a run killed after its first epoch leaves it
+    code, _, err = run_command(capsys, *base, "--num_train_epochs", "2", "--resume_from_checkpoint", "last")
+    assert code == 0, err
+    resumed = json.loads((output_dir / "training_summary.json").read_text())
+    assert resumed["resumed_from_step"] > 0 and resumed["epochs"] == 2
+    assert resumed["distillation"]["labelling_seconds"] == 0.0  # read back, not labelled again
+    return resumed
+
+
 def test_a_killed_run_resumes_without_labelling_again(capsys, tmp_path, topics_csv):
     """A run stopped after its first checkpoint continues from it; its teachers' answers are read back."""
     unlabelled = tmp_path / "more.txt"
@@ -376,12 +388,7 @@ def test_a_killed_run_resumes_without_labelling_again(capsys, tmp_path, topics_c
     assert code == 0, err
     first = json.loads(out.strip().splitlines()[-1])
     assert first["distillation"]["transfer_set"]["unlabelled"] == 6
-    (tmp_path / "out" / "training_summary.json").unlink()  # as a run killed after its first epoch leaves it
-    code, out, err = run_command(capsys, *base, "--num_train_epochs", "2", "--resume_from_checkpoint", "last")
-    assert code == 0, err
-    resumed = json.loads((tmp_path / "out" / "training_summary.json").read_text())
-    assert resumed["resumed_from_step"] > 0 and resumed["epochs"] == 2
-    assert resumed["distillation"]["labelling_seconds"] == 0.0  # read back, not labelled again
+    resumed_for_a_second_epoch(capsys, base, tmp_path / "out")
 
 
 # --------------------------------------------------------------------------- the transfer set on disk (--streaming)
@@ -558,12 +565,7 @@ def test_a_streamed_run_resumes_without_labelling_again(capsys, tmp_path, topics
     # Not labelling_seconds > 0: rounded to 0.1 s, a fast labelling of these few texts reads 0.0 as well.
     transfer_files = {path: path.stat().st_mtime_ns for path in (tmp_path / "out" / TRANSFER_FOLDER).rglob("*") if path.is_file()}
     assert transfer_files
-    (tmp_path / "out" / "training_summary.json").unlink()  # as a run killed after its first epoch leaves it
-    code, out, err = run_command(capsys, *base, "--num_train_epochs", "2", "--resume_from_checkpoint", "last")
-    assert code == 0, err
-    resumed = json.loads((tmp_path / "out" / "training_summary.json").read_text())
-    assert resumed["resumed_from_step"] > 0 and resumed["epochs"] == 2
-    assert resumed["distillation"]["labelling_seconds"] == 0.0  # read back, not labelled again
+    resumed = resumed_for_a_second_epoch(capsys, base, tmp_path / "out")
     assert {path: path.stat().st_mtime_ns for path in transfer_files} == transfer_files  # nor written again
     assert resumed["distillation"]["transfer_set"] == made
 

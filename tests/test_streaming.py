@@ -98,7 +98,8 @@ def test_the_stream_makes_the_examples_the_in_memory_path_makes(line_by_line, wo
     write_texts(workdir / "train.txt", posts)
     write_texts(workdir / "validation.txt", TEXTS[:3])
     files = ["--validation_file", "validation.txt", "--line_by_line", str(line_by_line).lower()]
-    model_args, data_args, mlm_args, training_args = parsed(workdir / "train.txt", *files, "--shuffle_buffer_size", "1")
+    in_order = ["--shuffle_buffer_size", "1", "--train_sampling_strategy", "random"]  # neither shuffled nor grouped
+    model_args, data_args, mlm_args, training_args = parsed(workdir / "train.txt", *files, *in_order)
     streams = open_text_streams(data_args, mlm_args)
     tokenizer = hf_seqmodels.train_tokenizer(streams.training_texts(), vocab_size=40, model_max_length=16, min_df=1)
     assert streams.train_texts == len(posts) and streams.validation["text"] == TEXTS[:3]
@@ -121,6 +122,32 @@ def test_the_stream_makes_the_examples_the_in_memory_path_makes(line_by_line, wo
     )
     assert first != expected and sorted(first) == sorted(expected)
     assert sorted(second) == sorted(expected)
+
+
+def test_the_stream_is_read_in_batches_of_like_length_as_group_by_length_reads_a_data_set(workdir):
+    """Under group_by_length (the default) a pass gives the same examples, each once, in batches whose lengths do
+    not overlap within a group of 50 batches, in an order still drawn at random: padding as the in-memory path pads."""
+    posts = [" ".join(TEXTS[: 1 + index % 7]) + f" number{index}" for index in range(1000)]  # 2 to 40 words long
+    write_texts(workdir / "train.txt", posts)
+    write_texts(workdir / "validation.txt", TEXTS[:3])
+    options = ["--validation_file", "validation.txt", "--line_by_line", "true", "--max_length", "64"]
+    model_args, data_args, mlm_args, training_args = parsed(workdir / "train.txt", *options)
+    assert training_args.train_sampling_strategy == "group_by_length" and training_args.per_device_train_batch_size == 4
+    streams = open_text_streams(data_args, mlm_args)
+    tokenizer = hf_seqmodels.train_tokenizer(streams.training_texts(), vocab_size=200, model_max_length=64, min_df=1)
+    stream = tokenize_stream(streams, tokenizer, model_args, mlm_args, training_args)["train"]
+    one_pass = [example["input_ids"] for example in itertools.islice(iter(stream), len(posts))]
+    assert sorted(one_pass) == sorted(tokenizer(posts, truncation=True)["input_ids"])  # every post once
+
+    batches = [one_pass[start : start + 4] for start in range(0, 200, 4)]  # the first group of 50 batches
+    spans = sorted((min(map(len, batch)), max(map(len, batch))) for batch in batches)
+    assert all(longest <= next_shortest for (_, longest), (next_shortest, _) in zip(spans, spans[1:]))
+    lengths = [max(map(len, batch)) for batch in batches]
+    assert lengths != sorted(lengths, reverse=True) and lengths != sorted(lengths)  # not simply longest first
+    padded = sum(4 * max(map(len, batch)) for batch in batches)
+    random_order = sorted(one_pass[:200], key=lambda ids: hash(tuple(ids)))  # the same examples, lengths mixed
+    padded_at_random = sum(4 * max(map(len, random_order[i : i + 4])) for i in range(0, 200, 4))
+    assert padded < padded_at_random
 
 
 def test_held_out_validation_texts_are_not_trained_on(workdir):

@@ -206,7 +206,7 @@ def tokenize_stream(streams, tokenizer, model_args, mlm_args, training_args) -> 
     else:
 
         def encode(batch):
-            # `length` is for group_by_length, which a stream cannot do; the collator would pass it to the model.
+            # No `length`: a stream is grouped by its examples' own length, and the collator would pass it to the model.
             blocks = cut_into_blocks(tokenizer(batch["text"], verbose=False), block_size)
             return {name: blocks[name] for name in ("input_ids", "attention_mask")}
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
+import numpy as np
 import torch
 from accelerate.data_loader import prepare_data_loader
 from accelerate.utils import gather_object
@@ -45,10 +46,11 @@ from datasets.distributed import split_dataset_by_node
 from torch.utils.data import DataLoader
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
-from ..data import TEXT_FILE_BUILDERS, load_newsgroups
+from ..data import TEXT_FILE_BUILDERS
 from ..errors import UsageError
-from ..utils import comma_list, first_line
+from ..utils import first_line
 from ..validation import check_utf8, clean_text
+from .building import load_splits
 from .trainer import SeqModelsTrainer
 
 logger = logging.getLogger(__name__)
@@ -152,14 +154,7 @@ def _open_sources(data_args) -> tuple[TextStream, TextStream | None]:
     if data_args.is_newsgroups:
         # The corpus is small and read into memory, as without --streaming; streamed from there, it is the very
         # training split a classifier with the same options learns from, and its validation split stays whole.
-        splits = load_newsgroups(
-            protocol=data_args.protocol,
-            remove=comma_list(data_args.remove),
-            categories=comma_list(data_args.categories) or None,
-            validation_size=data_args.validation_size,
-            seed=data_args.split_seed,
-            data_home=data_args.data_home,
-        )
+        splits = load_splits(data_args, labelled=False)
         streams = [
             TextStream(splits[split].select_columns(["text"]).to_iterable_dataset(), f"20 Newsgroups ({split})")
             for split in ("train", "validation")
@@ -287,30 +282,57 @@ def _examples_of(dataset):
     yield from dataset
 
 
+# transformers' LengthGroupedSampler sorts megabatches of 50 batches by length; a stream is grouped the same way.
+BATCHES_PER_LENGTH_GROUP = 50
+
+
 class StreamPasses(torch.utils.data.IterableDataset):
     """A stream's examples, pass after pass with no end (Trainer counts --max_steps); each pass draws the shuffle
-    buffer afresh (`set_epoch`). An empty stream ends, rather than being started again for ever."""
+    buffer afresh (`set_epoch`). An empty stream ends, rather than being started again for ever.
 
-    def __init__(self, dataset: datasets.IterableDataset, stream: TextStream):
+    With `group_batch_size`, the examples come in batches of like length (`length_grouped`), as group_by_length
+    gives them from a data set in memory: a batch is padded to its longest example, and a stream in random order
+    pads far more.
+    """
+
+    def __init__(self, dataset: datasets.IterableDataset, stream: TextStream, group_batch_size: int | None = None, seed: int = 0):
         self.dataset, self.stream = dataset, stream
+        self.group_batch_size, self.seed = group_batch_size, seed
 
     def __iter__(self):
         for number in itertools.count():
             self.dataset.set_epoch(number)
+            examples = iter(self.dataset)
+            if self.group_batch_size:
+                rng = np.random.default_rng([self.seed, number])  # a resumed run regroups its passes alike
+                examples = length_grouped(examples, self.group_batch_size, rng)
             empty = True
             with read_errors(self.stream):
-                for example in self.dataset:
+                for example in examples:
                     empty = False
                     yield example
             if empty:
                 return
 
 
+def length_grouped(examples, batch_size: int, rng):
+    """`examples` taken `BATCHES_PER_LENGTH_GROUP` batches at a time, sorted by length and cut into batches of
+    `batch_size`, the full batches in `rng`'s order and the part of a last batch after them: a loader that batches
+    `batch_size` examples in order then gets batches of like length, in an order still drawn at random."""
+    while group := list(itertools.islice(examples, BATCHES_PER_LENGTH_GROUP * batch_size)):
+        group.sort(key=lambda example: len(example["input_ids"]), reverse=True)
+        full = len(group) // batch_size
+        for index in rng.permutation(full):
+            yield from group[index * batch_size : (index + 1) * batch_size]
+        yield from group[full * batch_size :]
+
+
 def training_examples(streams: TextStreams, encode, training_args, buffer_size: int) -> StreamPasses:
     """The examples training reads: this process's texts mapped by `encode` (a batched function of
     `{"text": [...]}`, 1,000 texts a call as `Dataset.map` batches them), shuffled in a buffer of `buffer_size`
-    examples seeded by --data_seed (else --seed), pass after pass. `streams.counts["texts_read"]` counts the
-    texts read (in the process that iterates: with --dataloader_num_workers 0, the default)."""
+    examples seeded by --data_seed (else --seed), pass after pass, grouped by length under
+    `--train_sampling_strategy group_by_length` (the default). `streams.counts["texts_read"]` counts the texts read
+    (in the process that iterates: with --dataloader_num_workers 0, the default)."""
     counts = streams.counts
 
     def counted(batch):
@@ -319,7 +341,9 @@ def training_examples(streams: TextStreams, encode, training_args, buffer_size: 
 
     mapped = node_texts(streams.train, training_args).map(counted, batched=True, remove_columns=["text"])
     seed = training_args.data_seed if training_args.data_seed is not None else training_args.seed
-    return StreamPasses(mapped.shuffle(seed=seed, buffer_size=buffer_size), streams.train)
+    grouped = training_args.train_sampling_strategy == "group_by_length"
+    batch_size = training_args.per_device_train_batch_size if grouped else None
+    return StreamPasses(mapped.shuffle(seed=seed, buffer_size=buffer_size), streams.train, batch_size, seed)
 
 
 def texts_read(streams: TextStreams, training_args) -> int | None:
