@@ -17,7 +17,7 @@ child's own high-water mark, `VmHWM`, which it reports itself) is its own:
   reading, the tokenizer fit, tokenizing, training), Trainer's steps per second, peak memory.
 
 It prints a table and writes `results.json` (command, date, machine, package versions, every measurement and
-the issue's targets: the streaming path's peak memory at the largest size within 1.3x of its peak at the
+the targets set for it: the streaming path's peak memory at the largest size within 1.3x of its peak at the
 smallest, the fit's time growing no faster than the corpus, a streaming step no slower than an in-memory one)
 and `scaling.png` (peak memory and time against corpus size). The corpora and the children's folders are
 written under `--output_dir`/work and removed at the end (`--keep_work` keeps them).
@@ -229,7 +229,7 @@ def measure_pretraining(streaming: bool, corpus: dict, validation: Path, args, w
 
 
 def targets(fits: list[dict], pretraining: list[dict]) -> list[dict]:
-    """The issue's three targets, each with the value measured and whether it is met (None: not measured)."""
+    """The three targets set for the benchmark, each with the value measured and whether it is met (None: not measured)."""
 
     def rows(entries, key, value):
         return sorted((entry for entry in entries if entry[key] == value), key=lambda entry: entry["size"])
