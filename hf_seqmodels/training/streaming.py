@@ -8,7 +8,7 @@ A text goes through these steps, in this order:
     -> --max_train_samples: the first N training texts
     -> this process's texts (`split_dataset_by_node`, under accelerate launch / torchrun)  (node_texts)
     -> tokenized, cut into blocks or one text an example: `.map` on the stream (pretraining.tokenize_stream)
-    -> a seeded shuffle buffer of --shuffle_buffer_size examples
+    -> a seeded shuffle buffer of --shuffle_buffer_size examples; under group_by_length, batches of like length
     -> read pass after pass until --max_steps (StreamPasses), the buffer drawn afresh each pass
 
 Nothing is read whole into memory but the validation texts: the tokenizer (from scratch) is fitted on one pass
