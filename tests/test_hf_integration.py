@@ -2,6 +2,7 @@
 on a machine where this package is not installed."""
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -146,7 +147,9 @@ def test_every_saved_class_loads_back_through_every_auto_class_with_remote_code(
         print(json.dumps(report))
         """
     )
+    # The thread count conftest.py sets too: outputs compared bit for bit must be summed in the same order.
     env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path.parent / "hf_home"), "PATH": "/usr/bin:/bin"}
+    env["OMP_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"]
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
